@@ -1,0 +1,242 @@
+"""The ports catalog: EKS Anywhere's port table as frozen data, loaded from ``data/ports.toml``.
+
+The TOML file is the single source of truth; this module only parses and checks it. Which rows apply to
+an environment is decided by ``Row.applies``; what the rows mean for concrete machines is ``flows``' job.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+from .errors import CatalogError
+from .ports import PortSet, parse_ports
+
+Protocol = Literal["tcp", "udp", "icmp"]
+PLATFORMS = ("snow", "vsphere", "nutanix", "baremetal")
+
+# Node roles, as EKS Anywhere names its machine configs.
+ROLES = ("control-plane", "etcd", "worker")
+# Source words that stand for several roles.
+ROLE_SETS = {
+    "nodes": ("control-plane", "worker"),  # Kubernetes nodes (external etcd machines run no kubelet)
+    "machines": ("control-plane", "etcd", "worker"),
+}
+# Everything that is not a node of the cluster itself.
+PEERS = (
+    "admin-machine",
+    "management-cluster",
+    "control-plane-vip",
+    "tinkerbell-vip",
+    "bmc",
+    "vcenter",
+    "prism-central",
+    "snow-device",
+    "jenkins",
+    "api-clients",
+    "ssh-clients",
+    "nodeport-clients",
+    "jenkins-clients",
+    "dhcp-clients",
+)
+SOURCES = ("self", *ROLES, *ROLE_SETS, *PEERS)
+DESTINATIONS = (*ROLES, *PEERS)
+CONDITIONS = ("always", "cilium", "jenkins", "bmcs", "external-etcd", "never")
+PORT_OPTIONS = ("api-server", "etcd", "etcd-client", "etcd-peer", "prism-central")
+
+# EKS Anywhere releases this catalog knows. The bare-metal rows change with the release (see rows with
+# `since`/`until`); a release newer than the last one here may have changed them again.
+LATEST_KNOWN_EKSA_VERSION = (0, 26)
+_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
+
+Version = tuple[int, int]
+
+
+def parse_version(text: str) -> Version:
+    """``v0.22.1`` -> ``(0, 22)``; raises ValueError on anything else."""
+    m = _VERSION_RE.match(text.strip())
+    if not m:
+        raise ValueError(f"{text!r} is not an EKS Anywhere version like v0.25 or 0.24.3")
+    return int(m.group(1)), int(m.group(2))
+
+
+def format_version(version: Version) -> str:
+    return f"v{version[0]}.{version[1]}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Row:
+    """One row of the catalog. The first block of fields is the page's text, verbatim."""
+
+    id: str
+    section: str
+    table: str
+    origin: Literal["page", "upstream"]
+    protocol_text: str
+    direction: str
+    ports_text: str
+    purpose: str
+    used_by: str
+
+    sources: tuple[str, ...]
+    destinations: tuple[str, ...]
+    platforms: tuple[str, ...]
+    when: str
+    port_option: str | None = None
+    since: Version | None = None
+    until: Version | None = None
+    sensitive: bool = False
+    citation: str | None = None
+    superseded_by: str | None = None
+
+    @property
+    def protocol(self) -> Protocol:
+        proto = self.protocol_text.lower()
+        assert proto in ("tcp", "udp", "icmp")
+        return proto  # type: ignore[return-value]
+
+    @property
+    def ports(self) -> PortSet:
+        """The page's ports (ICMP rows: ICMP types). Topology options may override them."""
+        return parse_ports(self.ports_text)
+
+    @property
+    def local_only(self) -> bool:
+        """Only the node itself uses this port: no network rule is needed."""
+        return self.sources == ("self",)
+
+    @property
+    def page_line(self) -> str:
+        """The row as it reads on the page."""
+        return f"{self.protocol_text} {self.direction} {self.ports_text} {self.purpose} {self.used_by}"
+
+    def for_platform(self, platform: str) -> bool:
+        return "any" in self.platforms or platform in self.platforms
+
+    def for_version(self, version: Version) -> bool:
+        return (self.since is None or version >= self.since) and (self.until is None or version < self.until)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    rows: tuple[Row, ...]
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, row_id: str) -> Row:
+        for row in self.rows:
+            if row.id == row_id:
+                return row
+        raise KeyError(row_id)
+
+    def select(self, *, platform: str | None = None, version: Version | None = None) -> tuple[Row, ...]:
+        """Rows for one platform and EKS-A version (``None`` = any), errata included."""
+        return tuple(r for r in self.rows if (platform is None or r.for_platform(platform)) and (version is None or r.for_version(version)))
+
+
+_FIELDS = {
+    "id", "section", "table", "origin", "protocol", "direction", "ports", "purpose", "used_by", "sources",
+    "destinations", "platforms", "when", "port_option", "since", "until", "sensitive", "citation", "superseded_by",
+}  # fmt: skip
+
+
+def _row(raw: dict[str, object]) -> Row:
+    unknown = set(raw) - _FIELDS
+    rid = raw.get("id", "?")
+    if unknown:
+        raise CatalogError(f"row {rid}: unknown fields {sorted(unknown)}")
+
+    def text(key: str) -> str:
+        value = raw.get(key)
+        if not isinstance(value, str) or not value:
+            raise CatalogError(f"row {rid}: {key} must be a non-empty string")
+        return value
+
+    def opt_text(key: str) -> str | None:
+        return text(key) if key in raw else None
+
+    def words(key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+        value = raw.get(key)
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise CatalogError(f"row {rid}: {key} must be a non-empty list of strings")
+        bad = [v for v in value if v not in allowed]
+        if bad:
+            raise CatalogError(f"row {rid}: {key} has unknown words {bad}; known: {allowed}")
+        return tuple(value)  # type: ignore[arg-type]
+
+    def version(key: str) -> Version | None:
+        return parse_version(text(key)) if key in raw else None
+
+    origin = text("origin")
+    if origin not in ("page", "upstream"):
+        raise CatalogError(f"row {rid}: origin must be page or upstream")
+    when = text("when")
+    if when not in CONDITIONS:
+        raise CatalogError(f"row {rid}: when must be one of {CONDITIONS}")
+    port_option = opt_text("port_option")
+    if port_option is not None and port_option not in PORT_OPTIONS:
+        raise CatalogError(f"row {rid}: port_option must be one of {PORT_OPTIONS}")
+    row = Row(
+        id=text("id"),
+        section=text("section"),
+        table=text("table"),
+        origin=origin,  # type: ignore[arg-type]
+        protocol_text=text("protocol"),
+        direction=text("direction"),
+        ports_text=text("ports"),
+        purpose=text("purpose"),
+        used_by=text("used_by"),
+        sources=words("sources", SOURCES),
+        destinations=words("destinations", DESTINATIONS),
+        platforms=words("platforms", ("any", *PLATFORMS)),
+        when=when,
+        port_option=port_option,
+        since=version("since"),
+        until=version("until"),
+        sensitive=bool(raw.get("sensitive", False)),
+        citation=opt_text("citation"),
+        superseded_by=opt_text("superseded_by"),
+    )
+    if row.protocol_text.lower() not in ("tcp", "udp", "icmp"):
+        raise CatalogError(f"row {rid}: protocol must be TCP, UDP or ICMP")
+    try:
+        row.ports  # noqa: B018 - parse once to fail early
+    except ValueError as exc:
+        raise CatalogError(f"row {rid}: {exc}") from exc
+    if origin == "upstream" and not row.citation:
+        raise CatalogError(f"row {rid}: a row beyond the page must cite its source")
+    if "self" in row.sources and len(row.sources) > 1 and row.sources[0] != "self":
+        raise CatalogError(f"row {rid}: write 'self' first in sources")
+    return row
+
+
+def parse_catalog(text: str) -> Catalog:
+    data = tomllib.loads(text)
+    raw_rows = data.get("row")
+    if not isinstance(raw_rows, list) or set(data) != {"row"}:
+        raise CatalogError("the catalog must hold only [[row]] tables")
+    rows = tuple(_row(r) for r in raw_rows)
+    ids = [r.id for r in rows]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise CatalogError(f"duplicate row ids: {dupes}")
+    for r in rows:
+        if r.superseded_by is not None and r.superseded_by not in ids:
+            raise CatalogError(f"row {r.id}: superseded_by names unknown row {r.superseded_by}")
+    return Catalog(rows)
+
+
+@cache
+def load_catalog() -> Catalog:
+    """The catalog shipped with the package (``components/data/ports.toml``)."""
+    text = resources.files(__name__.rpartition(".")[0]).joinpath("data/ports.toml").read_text(encoding="utf-8")
+    return parse_catalog(text)

@@ -1,0 +1,188 @@
+"""Run the real Pulumi program under Pulumi's mock engine and record every registration.
+
+This is how ``plan`` works without the Pulumi CLI or provider plugins: ``__main__.py`` runs unchanged,
+every ``RegisterResource`` call is recorded (type, name, parent, inputs under their engine property names),
+and the stack outputs are resolved. Nothing here talks to a cloud. What the mock engine does *not*
+exercise: provider-side validation and defaults, real ids and computed outputs, and transforms.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import os
+import runpy
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Registration:
+    """One resource as the program registered it."""
+
+    urn: str
+    type: str
+    name: str
+    id: str | None
+    parent: str | None
+    custom: bool
+    provider: str | None
+    inputs: Mapping[str, Any]  # engine property names; secrets are "[secret]"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "id": self.id,
+            "parent": self.parent,
+            "inputs": dict(self.inputs),
+        }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProgramRun:
+    project: str
+    stack: str
+    resources: tuple[Registration, ...]
+    outputs: Mapping[str, Any]  # secret outputs are "[secret]"
+
+    def of_type(self, *types: str) -> tuple[Registration, ...]:
+        return tuple(r for r in self.resources if r.type in types)
+
+
+def plain(value: Any) -> Any:
+    """A protobuf-Struct value (as a dict) -> plain JSON, with secrets and unknowns made visible."""
+    if isinstance(value, dict):
+        sig = value.get(rpc._special_sig_key)
+        if sig == rpc._special_secret_sig:
+            return SECRET
+        if sig == rpc._special_resource_sig:
+            return value.get("urn")
+        if sig == rpc._special_output_value_sig:
+            return SECRET if value.get("secret") else plain(value.get("value", UNKNOWN))
+        if sig is not None:
+            return f"[{sig}]"
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value == rpc.UNKNOWN:
+        return UNKNOWN
+    return value
+
+
+def mock_id(type_: str, name: str) -> str:
+    """A deterministic, provider-looking id, so plans are stable and golden-testable."""
+    digest = hashlib.sha256(f"{type_}::{name}".encode()).hexdigest()[:17]
+    prefix = {"aws:ec2/securityGroup:SecurityGroup": "sg-"}.get(type_, "")
+    if type_.startswith("aws:vpc/securityGroup"):
+        prefix = "sgr-"
+    return f"{prefix}{digest}"
+
+
+class _Mocks(pulumi_mocks.Mocks):
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        rid = mock_id(args.typ, args.name)
+        return rid, {**args.inputs, "id": rid}
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self) -> None:
+        super().__init__(_Mocks())
+        self.recorded: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = plain(json_format.MessageToDict(request.object))
+            self.recorded.append(
+                Registration(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    id=response.id or None,
+                    parent=request.parent or None,
+                    custom=bool(request.custom),
+                    provider=request.provider or None,
+                    inputs=inputs,
+                )
+            )
+        return response
+
+
+def run_program(
+    program: Path,
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: Sequence[str] = (),
+) -> ProgramRun:
+    """Run ``program`` (a ``__main__.py``) under the mock engine with ``config`` (``"<project>:<key>"`` ->
+    string or JSON text). Exceptions raised by the program propagate unchanged.
+
+    Runs in a fresh context so that repeated runs in one process never see each other's stack or config.
+    """
+    return contextvars.Context().run(_run, program, project, stack, dict(config), list(secret_keys))
+
+
+def _run(program: Path, project: str, stack: str, config: dict[str, str], secret_keys: list[str]) -> ProgramRun:
+    monitor = _RecordingMonitor()
+    pulumi.runtime.set_all_config(config, secret_keys)
+    pulumi.runtime.set_mocks(_Mocks(), project=project, stack=stack, preview=False, monitor=monitor)
+    program_dir = str(program.parent.resolve())
+    outputs: dict[str, Any] = {}
+
+    def body() -> None:
+        saved_path, saved_cwd = list(sys.path), os.getcwd()
+        sys.path.insert(0, program_dir)
+        os.chdir(program_dir)  # the Pulumi CLI runs programs from the project directory
+        try:
+            runpy.run_path(str(program), run_name="__main__")
+        finally:
+            sys.path[:] = saved_path
+            os.chdir(saved_cwd)
+
+    _sync_await(run_pulumi_func(body))
+
+    root = get_root_resource()
+    exported: dict[str, Any] = dict(getattr(root, "outputs", {}) or {})
+
+    async def resolve() -> None:
+        for key, value in exported.items():
+            out = pulumi.Output.from_input(value)
+            secret = await out.is_secret()
+            resolved = await out.future(with_unknowns=True)
+            outputs[key] = SECRET if secret else _jsonable(resolved)
+
+    _sync_await(run_pulumi_func(resolve))
+    return ProgramRun(project=project, stack=stack, resources=tuple(monitor.recorded), outputs=outputs)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)

@@ -1,0 +1,287 @@
+"""Flows: who may reach whom, on which protocol and ports, and which catalog rows say so.
+
+``build_flows`` is a pure function of the catalog and the topology. Its result is canonical: one flow per
+(cluster, source, destination, protocol), ports merged, rows sorted, flows sorted. Sources and destinations
+are *endpoints*: node roles of the cluster (``control-plane``, ``etcd`` when external, ``worker``) or
+peers (``admin-machine``, ``api-clients``, ``vcenter``, ...). ``endpoint_addresses`` says which addresses an
+endpoint stands for; ``expand`` turns flows into address-level accesses, the unit ``verify`` compares.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from .catalog import Catalog, Protocol, Row, load_catalog
+from .errors import ConfigError, Problem
+from .ports import PortRange, PortSet, format_ports, merge
+from .reader import Network, canonical_networks, is_everywhere, key_join
+from .topology import Cluster, Topology
+
+# Endpoints that are the cluster's own machines; everything else is a peer.
+NODE_ROLES = ("control-plane", "etcd", "worker")
+API_LOAD_BALANCER = "api-load-balancer"  # derived endpoint, only when controlPlane.loadBalancer is set
+UNADDRESSED = ipaddress.IPv4Network("0.0.0.0/32")  # the source of a DHCPDISCOVER
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Flow:
+    cluster: str
+    source: str
+    destination: str
+    protocol: Protocol
+    ports: PortSet  # ICMP: the ICMP types
+    rows: tuple[str, ...]
+
+    @property
+    def ports_text(self) -> str:
+        return format_ports(self.ports)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "cluster": self.cluster,
+            "source": self.source,
+            "destination": self.destination,
+            "protocol": self.protocol,
+            "ports": self.ports_text,
+            "rows": list(self.rows),
+        }
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class LocalOnly:
+    cluster: str
+    row: str
+    why: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"cluster": self.cluster, "row": self.row, "why": self.why}
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSet:
+    flows: tuple[Flow, ...]
+    local_only: tuple[LocalOnly, ...]
+
+    def for_cluster(self, name: str) -> tuple[Flow, ...]:
+        return tuple(f for f in self.flows if f.cluster == name)
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Access:
+    """One address-level permission: ``source`` may open ``protocol`` connections to ``destination:ports``."""
+
+    source: Network
+    destination: Network
+    protocol: Protocol
+    ports: PortRange
+
+
+# --- which rows apply --------------------------------------------------------------------------
+
+
+def row_applies(row: Row, topology: Topology, cluster: Cluster) -> bool:
+    if not (row.for_platform(topology.platform) and row.for_version(topology.eksa_version)):
+        return False
+    return {
+        "always": True,
+        "never": False,
+        "cilium": topology.cilium,
+        "jenkins": topology.jenkins is not None,
+        "bmcs": bool(topology.endpoints.bmcs),
+        "external-etcd": cluster.external_etcd is not None,
+    }[row.when]
+
+
+def row_ports(row: Row, topology: Topology, cluster: Cluster) -> PortSet:
+    """The row's ports after the topology's options (API server port, custom etcd ports, ...)."""
+    option = row.port_option
+    if option is None:
+        return row.ports
+    single = {
+        "api-server": cluster.api_server_port,
+        "etcd-client": cluster.etcd_client_port,
+        "etcd-peer": cluster.etcd_peer_port,
+        "prism-central": topology.endpoints.prism_central_port,
+    }
+    if option == "etcd":
+        return merge([PortRange.single(cluster.etcd_client_port), PortRange.single(cluster.etcd_peer_port)])
+    return (PortRange.single(single[option]),)
+
+
+# --- endpoints ---------------------------------------------------------------------------------
+
+
+def _expand_word(word: str, topology: Topology, cluster: Cluster) -> tuple[str, ...]:
+    """A catalog word -> the endpoints it stands for in this cluster."""
+    etcd = ("etcd",) if cluster.external_etcd else ("control-plane",)
+    if word == "nodes":
+        return ("control-plane", "worker") if cluster.worker_groups else ("control-plane",)
+    if word == "machines":
+        return tuple(dict.fromkeys(("control-plane", *etcd, *(("worker",) if cluster.worker_groups else ()))))
+    if word == "etcd":
+        return etcd
+    if word == "worker":
+        return ("worker",) if cluster.worker_groups else ()
+    if word == "management-cluster":
+        # A self-managed cluster runs the EKS-A controllers on its own nodes.
+        return ("management-cluster",) if cluster.managed_by else _expand_word("nodes", topology, cluster)
+    return (word,)
+
+
+def endpoint_addresses(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[Network, ...]:
+    """The addresses an endpoint of ``cluster`` stands for (empty: the endpoint is not configured)."""
+    ep = topology.endpoints
+    if endpoint == "control-plane":
+        return cluster.control_plane.addresses
+    if endpoint == "etcd":
+        return cluster.etcd
+    if endpoint == "worker":
+        return cluster.workers
+    if endpoint == "management-cluster":
+        if cluster.managed_by is None:
+            return ()
+        manager = topology.cluster(cluster.managed_by)
+        return canonical_networks([*manager.control_plane.addresses, *manager.workers])
+    if endpoint == API_LOAD_BALANCER:
+        return (cluster.api_load_balancer.address,) if cluster.api_load_balancer else ()
+    simple: Mapping[str, tuple[Network, ...]] = {
+        "admin-machine": topology.admin_machine,
+        "control-plane-vip": (cluster.endpoint,),
+        "tinkerbell-vip": (ep.tinkerbell_ip,) if ep.tinkerbell_ip else (),
+        "bmc": canonical_networks([b.address for b in ep.bmcs]),
+        "vcenter": (ep.vcenter,) if ep.vcenter else (),
+        "prism-central": (ep.prism_central,) if ep.prism_central else (),
+        "snow-device": canonical_networks([d.address for d in ep.snow_devices]),
+        "jenkins": (topology.jenkins.address,) if topology.jenkins else (),
+        "jenkins-clients": topology.jenkins.clients if topology.jenkins else (),
+        "api-clients": topology.clients.api,
+        "ssh-clients": topology.clients.ssh,
+        "nodeport-clients": topology.clients.node_port,
+        # A machine asking for its first DHCP lease has no address yet.
+        "dhcp-clients": (UNADDRESSED,),
+    }
+    if endpoint not in simple:
+        raise KeyError(f"unknown endpoint {endpoint!r}")
+    return simple[endpoint]
+
+
+def endpoint_keys(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[str, ...]:
+    """The config keys that give an endpoint its addresses (for error messages)."""
+    p = topology.key_prefix
+    if endpoint == "control-plane":
+        return (key_join(cluster.control_plane.key, "addresses"),)
+    if endpoint == "etcd":
+        return (
+            endpoint_keys(topology, cluster, "control-plane")
+            if not cluster.external_etcd
+            else (key_join(cluster.external_etcd.key, "addresses"),)
+        )
+    if endpoint == "worker":
+        return tuple(key_join(g.machines.key, "addresses") for g in cluster.worker_groups)
+    if endpoint == "management-cluster" and cluster.managed_by:
+        manager = topology.cluster(cluster.managed_by)
+        return endpoint_keys(topology, manager, "control-plane") + endpoint_keys(topology, manager, "worker")
+    keys = {
+        "admin-machine": "adminMachine.addresses",
+        "api-clients": "clients.api",
+        "ssh-clients": "clients.ssh",
+        "nodeport-clients": "clients.nodePort",
+        "jenkins": "managementTools.jenkins.address",
+        "jenkins-clients": "managementTools.jenkins.clients",
+    }
+    return (f"{p}{keys[endpoint]}",) if endpoint in keys else ()
+
+
+# --- flows -------------------------------------------------------------------------------------
+
+
+def _row_edges(row: Row, topology: Topology, cluster: Cluster) -> Iterable[tuple[str, str, PortSet]]:
+    ports = row_ports(row, topology, cluster)
+    sources = [e for w in row.sources if w != "self" for e in _expand_word(w, topology, cluster)]
+    destinations = [e for w in row.destinations for e in _expand_word(w, topology, cluster)]
+    lb = cluster.api_load_balancer
+    for src in dict.fromkeys(sources):
+        if lb is not None and row.port_option == "api-server" and src in ("api-clients", "jenkins"):
+            # Clients come through the load balancer, which forwards to the API server's own port.
+            yield src, API_LOAD_BALANCER, (PortRange.single(lb.port),)
+            yield API_LOAD_BALANCER, "control-plane", ports
+            continue
+        for dst in dict.fromkeys(destinations):
+            yield src, dst, ports
+
+
+def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
+    """Every flow the environment needs, canonical and deterministic.
+
+    Raises ConfigError when a sensitive port (etcd, kubelet, scheduler, controller-manager) would be
+    reachable from a whole address family (0.0.0.0/0 or ::/0).
+    """
+    catalog = catalog or load_catalog()
+    ports: dict[tuple[str, str, str, Protocol], list[PortRange]] = defaultdict(list)
+    rows: dict[tuple[str, str, str, Protocol], set[str]] = defaultdict(set)
+    local: list[LocalOnly] = []
+    problems: list[Problem] = []
+    for cluster in topology.clusters:
+        for row in catalog:
+            if not row_applies(row, topology, cluster):
+                continue
+            if row.local_only:
+                local.append(
+                    LocalOnly(
+                        cluster=cluster.name,
+                        row=row.id,
+                        why=f"{row.purpose} (TCP {row.ports_text}) is used only by the node itself (Used By: Self): no network rule is needed",
+                    )
+                )
+                continue
+            for src, dst, row_port_set in _row_edges(row, topology, cluster):
+                if not endpoint_addresses(topology, cluster, src) or not endpoint_addresses(topology, cluster, dst):
+                    continue  # an optional peer the environment does not have
+                if row.sensitive:
+                    problems.extend(_exposure(topology, cluster, src, row))
+                k = (cluster.name, src, dst, row.protocol)
+                ports[k].extend(row_port_set)
+                rows[k].add(row.id)
+    if problems:
+        raise ConfigError(sorted(set(problems), key=str))
+    flows = tuple(sorted(Flow(c, s, d, p, merge(ports[(c, s, d, p)]), tuple(sorted(rows[(c, s, d, p)]))) for (c, s, d, p) in ports))
+    return FlowSet(flows=flows, local_only=tuple(sorted(set(local))))
+
+
+def _exposure(topology: Topology, cluster: Cluster, source: str, row: Row) -> list[Problem]:
+    if not any(is_everywhere(n) for n in endpoint_addresses(topology, cluster, source)):
+        return []
+    keys = endpoint_keys(topology, cluster, source) or (source,)
+    return [
+        Problem(
+            key,
+            f"contains a whole address family, which would open {row.purpose} (TCP {row.ports_text}) to the Internet",
+            "list the real addresses of these machines; etcd, the kubelet and the control-plane components must never be reachable from 0.0.0.0/0 or ::/0",
+        )
+        for key in keys
+    ]
+
+
+def expand(topology: Topology, flows: Iterable[Flow]) -> frozenset[Access]:
+    """Flows -> address-level accesses (every source network x destination network x port range)."""
+    out: set[Access] = set()
+    for f in flows:
+        cluster = topology.cluster(f.cluster)
+        for s in endpoint_addresses(topology, cluster, f.source):
+            for d in endpoint_addresses(topology, cluster, f.destination):
+                if s.version != d.version:
+                    continue
+                for pr in f.ports:
+                    out.add(Access(s, d, f.protocol, pr))
+    return normalize(out)
+
+
+def normalize(accesses: Iterable[Access]) -> frozenset[Access]:
+    """Merge port ranges per (source, destination, protocol), so differently split rules compare equal."""
+    grouped: dict[tuple[Network, Network, Protocol], list[PortRange]] = defaultdict(list)
+    for a in accesses:
+        grouped[(a.source, a.destination, a.protocol)].append(a.ports)
+    return frozenset(Access(s, d, p, r) for (s, d, p), rs in grouped.items() for r in merge(rs))

@@ -1,0 +1,55 @@
+"""What ``__main__.py`` runs: stack config -> validated topology -> the platform's component -> exports.
+
+Everything is checked before the first resource is registered: a bad config ends the program with one
+error naming every key to fix, and nothing is created.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from .flows import build_flows
+from .platforms import ALL_SECRET_KEYS, load_component
+from .topology import parse_topology
+
+COMPONENT_NAME = "eksa"
+_STRING_KEYS = ("platform", "eksaVersion", "hardwareCsv")
+
+
+def configured_keys(project: str) -> list[str]:
+    """Every key of this project's namespace in the stack config (so a typo is reported, not ignored)."""
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env() or {})
+    prefix = f"{project}:"
+    return sorted(k[len(prefix) :] for k in keys if k.startswith(prefix))
+
+
+def read_args(config: pulumi.Config, keys: list[str]) -> dict[str, Any]:
+    """The stack config as the component ``args`` dict. Secret keys stay Outputs marked secret."""
+    args: dict[str, Any] = {}
+    for key in keys:
+        if key in ALL_SECRET_KEYS:
+            args[key] = config.get_secret(key)
+        elif key in _STRING_KEYS:
+            args[key] = config.get(key)
+        else:
+            try:
+                args[key] = config.get_object(key)
+            except Exception:  # noqa: BLE001 - a plain string where an object was expected
+                args[key] = config.get(key)  # parse_topology reports the wrong type with its key
+    return args
+
+
+def main() -> None:
+    project = pulumi.get_project()
+    args = read_args(pulumi.Config(), configured_keys(project))
+    topology = parse_topology(args, key_prefix=f"{project}:")
+    build_flows(topology)  # refuses sensitive ports opened to the Internet, before anything exists
+    component_class = load_component(topology.platform)
+    component = component_class(COMPONENT_NAME, args)
+    pulumi.export("platform", topology.platform)
+    pulumi.export("eksaVersion", f"v{topology.eksa_version[0]}.{topology.eksa_version[1]}")
+    for key, value in component.stack_outputs().items():
+        pulumi.export(key, value)

@@ -1,0 +1,188 @@
+"""A small validating reader for untyped config values (stack YAML, component args).
+
+Each accessor takes the value and its config key path, checks it, and records a ``Problem`` (key, what is
+wrong, how to fix it) instead of raising, so one run reports every mistake at once. ``Reader.done`` raises
+a single ``ConfigError`` listing them all.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .errors import ConfigError, Problem
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def key_join(base: str, child: str | int) -> str:
+    if isinstance(child, int):
+        return f"{base}[{child}]"
+    if not base or base.endswith(":"):
+        return f"{base}{child}"
+    return f"{base}.{child}"
+
+
+class Reader:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def problem(self, key: str, message: str, fix: str) -> None:
+        self.problems.append(Problem(key, message, fix))
+
+    def done(self) -> None:
+        if self.problems:
+            raise ConfigError(self.problems)
+
+    # --- shapes -------------------------------------------------------------------------------
+
+    def mapping(self, value: Any, key: str, allowed: Sequence[str], *, required: bool = True) -> Mapping[str, Any]:
+        """A mapping whose keys are all in ``allowed``; unknown keys get a did-you-mean hint."""
+        if value is None:
+            if required:
+                self.problem(key, "is required", f"add {key} to the stack config (see docs/configuration.md)")
+            return {}
+        if not isinstance(value, Mapping):
+            self.problem(key, f"must be a mapping, got {type(value).__name__}", "write it as `key: value` lines")
+            return {}
+        self.unknown_keys(value, key_join(key, ""), allowed)
+        return value
+
+    def unknown_keys(self, value: Mapping[str, Any], prefix: str, allowed: Sequence[str]) -> None:
+        """Report keys of a top-level mapping (stack config, component args) that nobody reads."""
+        for k in value:
+            if k not in allowed:
+                close = difflib.get_close_matches(str(k), allowed, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(allowed)}"
+                self.problem(f"{prefix}{k}", "is not a known key", f"remove it or correct the spelling ({hint})")
+
+    def seq(self, value: Any, key: str, *, required: bool = False, non_empty: bool = False) -> Sequence[Any]:
+        if value is None:
+            if required:
+                self.problem(key, "is required", f"add {key} as a list")
+            return ()
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            self.problem(key, f"must be a list, got {type(value).__name__}", f"write {key} as a YAML list: [a, b]")
+            return ()
+        if non_empty and not value:
+            self.problem(key, "must not be empty", f"list at least one entry under {key}")
+        return value
+
+    def string(self, value: Any, key: str, *, required: bool = True, default: str | None = None) -> str | None:
+        if value is None:
+            if required:
+                self.problem(key, "is required", f"set {key}")
+            return default
+        if not isinstance(value, str) or not value.strip():
+            self.problem(key, "must be a non-empty string", f"set {key} to a text value")
+            return default
+        return value.strip()
+
+    def boolean(self, value: Any, key: str, default: bool) -> bool:
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        self.problem(key, f"must be true or false, got {value!r}", f"set {key} to true or false")
+        return default
+
+    def port(self, value: Any, key: str, default: int) -> int:
+        if value is None:
+            return default
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif (isinstance(value, float) and value.is_integer()) or (isinstance(value, str) and value.strip().isdigit()):
+            number = int(value)  # hosted components pass numbers as floats; YAML may quote them
+        if number is None or not 1 <= number <= 65535:
+            self.problem(key, f"{value!r} is not a port between 1 and 65535", f"set {key} to a TCP port such as {default}")
+            return default
+        return number
+
+    def choice(self, value: Any, key: str, choices: Sequence[str], default: str | None = None) -> str | None:
+        text = self.string(value, key, required=default is None, default=default)
+        if text is None:
+            return None
+        if text not in choices:
+            close = difflib.get_close_matches(text, choices, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            self.problem(key, f"{text!r} is not one of {', '.join(choices)}", f"set {key} to one of {', '.join(choices)}{hint}")
+            return default
+        return text
+
+    # --- addresses ----------------------------------------------------------------------------
+
+    def network(self, value: Any, key: str) -> Network | None:
+        """A CIDR or a single address (stored as /32 or /128)."""
+        if not isinstance(value, str) or not value.strip():
+            self.problem(key, f"{value!r} is not an IP address or CIDR", f"write {key} like 10.0.0.0/24 or 10.0.0.5")
+            return None
+        text = value.strip()
+        try:
+            return ipaddress.ip_network(text, strict=True)
+        except ValueError:
+            pass
+        try:
+            loose = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            if "/" not in text and text.count(".") == 3:
+                fix = f"write {key} as a dotted IPv4 address such as 10.0.0.5 or a CIDR such as 10.0.0.0/24"
+            else:
+                fix = f"write {key} as an IP address (10.0.0.5) or a CIDR (10.0.0.0/24)"
+            self.problem(key, f"{text!r} is not a valid IP address or CIDR", fix)
+            return None
+        host = text.split("/")[0]
+        self.problem(
+            key,
+            f"{text!r} has host bits set",
+            f"use {loose} for the whole subnet, or {host}/{loose.max_prefixlen} for the single host",
+        )
+        return None
+
+    def address(self, value: Any, key: str, *, required: bool = True) -> Network | None:
+        """A single host address, stored as /32 or /128."""
+        if value is None:
+            if required:
+                self.problem(key, "is required", f"set {key} to an IP address such as 10.0.0.5")
+            return None
+        if isinstance(value, str) and "/" in value:
+            net = self.network(value, key)
+            if net is not None and net.num_addresses != 1:
+                self.problem(key, f"{value!r} is a range, not one address", f"set {key} to a single IP address")
+                return None
+            return net
+        if not isinstance(value, str):
+            self.problem(key, f"{value!r} is not an IP address", f"set {key} to an IP address such as 10.0.0.5")
+            return None
+        try:
+            return ipaddress.ip_network(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            self.problem(key, f"{value!r} is not an IP address", f"set {key} to an IP address such as 10.0.0.5")
+            return None
+
+    def networks(self, value: Any, key: str, *, required: bool = False) -> tuple[Network, ...]:
+        items = self.seq(value, key, required=required, non_empty=required)
+        nets: list[Network] = []
+        for i, item in enumerate(items):
+            net = self.network(item, key_join(key, i))
+            if net is not None:
+                nets.append(net)
+        seen: set[Network] = set()
+        for i, net in enumerate(nets):
+            if net in seen:
+                self.problem(key_join(key, i), f"{net} is listed twice", f"remove the duplicate from {key}")
+            seen.add(net)
+        return canonical_networks(nets)
+
+
+def canonical_networks(nets: Sequence[Network]) -> tuple[Network, ...]:
+    """Sorted and deduplicated (IPv4 first), so that the order a user wrote never matters."""
+    return tuple(sorted(set(nets), key=lambda n: (n.version, n.network_address, n.prefixlen)))
+
+
+def is_everywhere(net: Network) -> bool:
+    return net.prefixlen == 0

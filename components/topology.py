@@ -1,0 +1,472 @@
+"""The environment a user describes: platform, clusters, how each role's machines are addressed, peers.
+
+``parse_topology`` turns the untyped config (a stack file's keys, or a component's ``args``) into frozen
+dataclasses and checks everything it can before any resource exists. The config shape is documented
+key by key in docs/configuration.md and typed in ``components/schema.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .catalog import LATEST_KNOWN_EKSA_VERSION, PLATFORMS, Version, format_version, parse_version
+from .hardware import Machine, parse_hardware_csv
+from .platforms import ALL_SECRET_KEYS
+from .reader import Network, Reader, canonical_networks, is_everywhere, key_join
+
+# Top-level keys, in the order docs/configuration.md explains them. Platform sections are parsed by
+# the platform's own module; the core only checks that they are mappings.
+COMMON_KEYS = (
+    "platform", "eksaVersion", "adminMachine", "clients", "allowSshFromAnywhere", "cilium",
+    "managementTools", "endpoints", "hardwareCsv", "clusters",
+)  # fmt: skip
+PLATFORM_SECTIONS = {"snow": "aws", "vsphere": "vsphere", "nutanix": "nutanix", "baremetal": "baremetal"}
+TOP_LEVEL_KEYS = (*COMMON_KEYS, *sorted(set(PLATFORM_SECTIONS.values())))
+DEFAULT_API_SERVER_PORT = 6443
+DEFAULT_ETCD_CLIENT_PORT = 2379
+DEFAULT_ETCD_PEER_PORT = 2380
+DEFAULT_PRISM_CENTRAL_PORT = 9440
+_ROLE_KEYS = ("addresses", "hardwareSelector", "selectors")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RoleMachines:
+    """How the machines of one role are found: addresses always; platform selectors optionally."""
+
+    addresses: tuple[Network, ...]
+    key: str  # the config key that describes them, for messages
+    selectors: Mapping[str, Any] = field(default_factory=dict)  # platform-specific, checked by the platform
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WorkerGroup:
+    name: str
+    machines: RoleMachines
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LoadBalancer:
+    address: Network
+    port: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Cluster:
+    name: str
+    managed_by: str | None  # None: a management (self-managed) cluster
+    control_plane: RoleMachines
+    endpoint: Network  # the control-plane VIP (kube-vip), a single address
+    api_server_port: int
+    api_load_balancer: LoadBalancer | None
+    external_etcd: RoleMachines | None
+    etcd_client_port: int
+    etcd_peer_port: int
+    worker_groups: tuple[WorkerGroup, ...]
+
+    @property
+    def workers(self) -> tuple[Network, ...]:
+        return canonical_networks([a for g in self.worker_groups for a in g.machines.addresses])
+
+    @property
+    def etcd(self) -> tuple[Network, ...]:
+        return self.external_etcd.addresses if self.external_etcd else self.control_plane.addresses
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Clients:
+    api: tuple[Network, ...] = ()
+    ssh: tuple[Network, ...] = ()
+    node_port: tuple[Network, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Jenkins:
+    address: Network
+    clients: tuple[Network, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SnowDevice:
+    name: str
+    address: Network
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Bmc:
+    name: str  # the machine's hostname
+    address: Network
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Endpoints:
+    vcenter: Network | None = None
+    prism_central: Network | None = None
+    prism_central_port: int = DEFAULT_PRISM_CENTRAL_PORT
+    snow_devices: tuple[SnowDevice, ...] = ()
+    tinkerbell_ip: Network | None = None
+    bmcs: tuple[Bmc, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Topology:
+    platform: str
+    eksa_version: Version
+    admin_machine: tuple[Network, ...]
+    clients: Clients
+    allow_ssh_from_anywhere: bool
+    cilium: bool
+    jenkins: Jenkins | None
+    endpoints: Endpoints
+    clusters: tuple[Cluster, ...]
+    # The platform's own section (e.g. `vsphere`), unparsed: the platform module owns its schema.
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    settings_key: str = ""
+    key_prefix: str = ""
+
+    def cluster(self, name: str) -> Cluster:
+        for c in self.clusters:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+ReadFile = Callable[[str], str]
+
+
+def _read_file(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def parse_topology(config: Mapping[str, Any], *, key_prefix: str = "", read_file: ReadFile = _read_file) -> Topology:
+    """Validate ``config`` and build the topology, or raise one ``ConfigError`` listing every problem.
+
+    ``key_prefix`` is prepended to every key in messages: ``"eksa-firewall:"`` for stack config, ``""``
+    for component args. ``read_file`` reads the hardware CSV (tests pass their own).
+    """
+    r = Reader()
+    k = key_prefix
+
+    def key(name: str) -> str:
+        return f"{k}{name}"
+
+    r.unknown_keys(config, key_prefix, (*TOP_LEVEL_KEYS, *ALL_SECRET_KEYS))
+    platform = r.choice(config.get("platform"), key("platform"), PLATFORMS)
+    version = _version(config.get("eksaVersion"), key("eksaVersion"), r)
+
+    admin_cfg = r.mapping(config.get("adminMachine"), key("adminMachine"), ("addresses",))
+    admin = r.networks(admin_cfg.get("addresses"), key_join(key("adminMachine"), "addresses"), required=bool(admin_cfg))
+
+    clients_cfg = r.mapping(config.get("clients"), key("clients"), ("api", "ssh", "nodePort"), required=False)
+    clients = Clients(
+        api=r.networks(clients_cfg.get("api"), key_join(key("clients"), "api")),
+        ssh=r.networks(clients_cfg.get("ssh"), key_join(key("clients"), "ssh")),
+        node_port=r.networks(clients_cfg.get("nodePort"), key_join(key("clients"), "nodePort")),
+    )
+    allow_ssh_anywhere = r.boolean(config.get("allowSshFromAnywhere"), key("allowSshFromAnywhere"), False)
+    if not allow_ssh_anywhere:
+        for i, net in enumerate(clients.ssh):
+            if is_everywhere(net):
+                r.problem(
+                    key_join(key_join(key("clients"), "ssh"), i),
+                    f"{net} opens SSH on every node to the whole Internet",
+                    f"list your bastion or admin ranges instead, or set {key('allowSshFromAnywhere')}: true if you really mean it",
+                )
+    cilium = r.boolean(config.get("cilium"), key("cilium"), True)
+    jenkins = _jenkins(config.get("managementTools"), key("managementTools"), r)
+    endpoints = _endpoints(config.get("endpoints"), key("endpoints"), r)
+    hardware = _hardware(config.get("hardwareCsv"), key("hardwareCsv"), r, read_file)
+    clusters = _clusters(config.get("clusters"), key("clusters"), r, hardware)
+
+    if platform is not None:
+        _platform_requirements(platform, endpoints, key, r)
+    if hardware and platform != "baremetal":
+        r.problem(key("hardwareCsv"), "is only used on the baremetal platform", "remove it, or set platform: baremetal")
+    if hardware and not endpoints.bmcs:
+        endpoints = Endpoints(
+            vcenter=endpoints.vcenter,
+            prism_central=endpoints.prism_central,
+            prism_central_port=endpoints.prism_central_port,
+            snow_devices=endpoints.snow_devices,
+            tinkerbell_ip=endpoints.tinkerbell_ip,
+            bmcs=tuple(Bmc(name=m.hostname, address=m.bmc) for m in hardware if m.bmc is not None),
+        )
+
+    settings_name = PLATFORM_SECTIONS.get(platform or "", "")
+    for section in sorted(set(PLATFORM_SECTIONS.values())):
+        if section in config and section != settings_name:
+            r.problem(key(section), f"belongs to another platform than {platform!r}", f"remove {key(section)}")
+    raw_settings = config.get(settings_name) if settings_name else None
+    if raw_settings is not None and not isinstance(raw_settings, Mapping):
+        r.problem(key(settings_name), "must be a mapping", f"write {key(settings_name)} as `key: value` lines")
+        raw_settings = None
+
+    r.done()
+    assert platform is not None and version is not None
+    return Topology(
+        platform=platform,
+        eksa_version=version,
+        admin_machine=admin,
+        clients=clients,
+        allow_ssh_from_anywhere=allow_ssh_anywhere,
+        cilium=cilium,
+        jenkins=jenkins,
+        endpoints=endpoints,
+        clusters=clusters,
+        settings=dict(raw_settings or {}),
+        settings_key=key(settings_name),
+        key_prefix=key_prefix,
+    )
+
+
+def _version(value: Any, key: str, r: Reader) -> Version | None:
+    text = r.string(value, key, required=False, default="latest")
+    if text is None or text == "latest":
+        return LATEST_KNOWN_EKSA_VERSION
+    try:
+        version = parse_version(text)
+    except ValueError as exc:
+        r.problem(key, str(exc), "write the EKS Anywhere release you run, such as v0.24, or 'latest'")
+        return None
+    if version > LATEST_KNOWN_EKSA_VERSION:
+        newest = format_version(LATEST_KNOWN_EKSA_VERSION)
+        r.problem(
+            key,
+            f"{text} is newer than the newest release this catalog knows ({newest}); its ports may have changed",
+            f"set it to 'latest' (= {newest}) after checking the EKS-A release notes, or upgrade eksa-firewall",
+        )
+        return None
+    return version
+
+
+def _jenkins(value: Any, key: str, r: Reader) -> Jenkins | None:
+    tools = r.mapping(value, key, ("jenkins",), required=False)
+    jkey = key_join(key, "jenkins")
+    cfg = r.mapping(tools.get("jenkins"), jkey, ("enabled", "address", "clients"), required=False)
+    if not cfg or not r.boolean(cfg.get("enabled"), key_join(jkey, "enabled"), True):
+        return None
+    address = r.address(cfg.get("address"), key_join(jkey, "address"))
+    clients = r.networks(cfg.get("clients"), key_join(jkey, "clients"), required=True)
+    return Jenkins(address=address, clients=clients) if address is not None else None
+
+
+def _endpoints(value: Any, key: str, r: Reader) -> Endpoints:
+    allowed = ("vcenter", "prismCentral", "prismCentralPort", "snowDevices", "tinkerbellIp", "bmcs")
+    cfg = r.mapping(value, key, allowed, required=False)
+    devices: list[SnowDevice] = []
+    names: set[str] = set()
+    for i, raw in enumerate(r.seq(cfg.get("snowDevices"), key_join(key, "snowDevices"))):
+        dkey = key_join(key_join(key, "snowDevices"), i)
+        d = r.mapping(raw, dkey, ("name", "address"))
+        name = r.string(d.get("name"), key_join(dkey, "name"))
+        address = r.address(d.get("address"), key_join(dkey, "address"))
+        if name is not None and name in names:
+            r.problem(key_join(dkey, "name"), f"device name {name!r} is used twice", "give every device its own name")
+        if name is not None and address is not None:
+            names.add(name)
+            devices.append(SnowDevice(name=_dns_label(name, key_join(dkey, "name"), r), address=address))
+    bmcs: list[Bmc] = []
+    for i, raw in enumerate(r.seq(cfg.get("bmcs"), key_join(key, "bmcs"))):
+        bkey = key_join(key_join(key, "bmcs"), i)
+        b = r.mapping(raw, bkey, ("name", "address"))
+        name = r.string(b.get("name"), key_join(bkey, "name"))
+        address = r.address(b.get("address"), key_join(bkey, "address"))
+        if name is not None and address is not None:
+            bmcs.append(Bmc(name=name, address=address))
+    return Endpoints(
+        vcenter=r.address(cfg.get("vcenter"), key_join(key, "vcenter"), required=False),
+        prism_central=r.address(cfg.get("prismCentral"), key_join(key, "prismCentral"), required=False),
+        prism_central_port=r.port(cfg.get("prismCentralPort"), key_join(key, "prismCentralPort"), DEFAULT_PRISM_CENTRAL_PORT),
+        snow_devices=tuple(sorted(devices, key=lambda d: d.name)),
+        tinkerbell_ip=r.address(cfg.get("tinkerbellIp"), key_join(key, "tinkerbellIp"), required=False),
+        bmcs=tuple(sorted(bmcs, key=lambda b: b.name)),
+    )
+
+
+def _platform_requirements(platform: str, endpoints: Endpoints, key: Callable[[str], str], r: Reader) -> None:
+    needs = {
+        "vsphere": ("vcenter", endpoints.vcenter, "the vCenter Server address (VSphereDatacenterConfig.spec.server)"),
+        "nutanix": ("prismCentral", endpoints.prism_central, "the Prism Central address (NutanixDatacenterConfig.spec.endpoint)"),
+        "baremetal": ("tinkerbellIp", endpoints.tinkerbell_ip, "the Tinkerbell VIP (TinkerbellDatacenterConfig.spec.tinkerbellIP)"),
+    }  # fmt: skip
+    if platform in needs:
+        name, value, what = needs[platform]
+        if value is None:
+            r.problem(key_join(key("endpoints"), name), f"is required on {platform}", f"set it to {what}")
+    if platform == "snow" and not endpoints.snow_devices:
+        r.problem(
+            key_join(key("endpoints"), "snowDevices"),
+            "is required on snow",
+            "list each Snowball Edge device as {name, address} (SnowDatacenterConfig devices)",
+        )
+
+
+def _hardware(value: Any, key: str, r: Reader, read_file: ReadFile) -> tuple[Machine, ...]:
+    path = r.string(value, key, required=False)
+    if path is None:
+        return ()
+    try:
+        text = read_file(path)
+    except OSError as exc:
+        r.problem(
+            key, f"cannot read {path!r} ({exc.strerror or exc})", "give the path of the hardware CSV, relative to the project directory"
+        )
+        return ()
+    return parse_hardware_csv(text, key, r)
+
+
+def _dns_label(name: str, key: str, r: Reader) -> str:
+    ok = 0 < len(name) <= 63 and name[0].isalnum() and name[-1].isalnum()
+    ok = ok and all(c.islower() or c.isdigit() or c == "-" for c in name)
+    if not ok:
+        r.problem(key, f"{name!r} is not a valid name", "use lower-case letters, digits and '-' (at most 63), as EKS-A does")
+    return name
+
+
+def _clusters(value: Any, key: str, r: Reader, hardware: tuple[Machine, ...]) -> tuple[Cluster, ...]:
+    items = r.seq(value, key, required=True, non_empty=True)
+    clusters: list[Cluster] = []
+    names: dict[str, str] = {}
+    managed: dict[str, tuple[str, str]] = {}
+    for i, raw in enumerate(items):
+        ckey = key_join(key, i)
+        cfg = r.mapping(raw, ckey, ("name", "managedBy", "controlPlane", "etcd", "workerGroups"))
+        if not cfg:
+            continue
+        name = r.string(cfg.get("name"), key_join(ckey, "name"))
+        if name is None:
+            continue
+        _dns_label(name, key_join(ckey, "name"), r)
+        if name in names:
+            r.problem(key_join(ckey, "name"), f"cluster {name!r} is already defined at {names[name]}", "give every cluster its own name")
+            continue
+        names[name] = ckey
+        managed_by = r.string(cfg.get("managedBy"), key_join(ckey, "managedBy"), required=False)
+        if managed_by == name:
+            managed_by = None
+        if managed_by is not None:
+            managed[name] = (managed_by, key_join(ckey, "managedBy"))
+        cluster = _cluster(name, managed_by, cfg, ckey, r, hardware)
+        if cluster is not None:
+            clusters.append(cluster)
+    for manager, mkey in managed.values():
+        if manager not in names:
+            r.problem(
+                mkey,
+                f"names no cluster defined here ({manager!r})",
+                f"set it to one of {', '.join(sorted(names))}, or remove it for a self-managed cluster",
+            )
+        elif manager in managed:
+            r.problem(
+                mkey,
+                f"{manager!r} is itself managed by another cluster",
+                "name a management (self-managed) cluster: EKS-A management clusters manage themselves",
+            )
+    return tuple(sorted(clusters, key=lambda c: c.name))
+
+
+def _machines(cfg: Mapping[str, Any], key: str, r: Reader, hardware: tuple[Machine, ...]) -> RoleMachines | None:
+    addresses = list(r.networks(cfg.get("addresses"), key_join(key, "addresses")))
+    selector_cfg = cfg.get("hardwareSelector")
+    if selector_cfg is not None:
+        skey = key_join(key, "hardwareSelector")
+        if not isinstance(selector_cfg, Mapping) or not selector_cfg or not all(isinstance(v, str) for v in selector_cfg.values()):
+            r.problem(skey, "must be a mapping of label to value", "write it as in TinkerbellMachineConfig, e.g. {type: cp}")
+        elif not hardware:
+            r.problem(skey, "needs a hardware CSV", "set hardwareCsv to the CSV you give eksctl, or list addresses instead")
+        else:
+            chosen = [m.address for m in hardware if m.matches(dict(selector_cfg))]
+            if not chosen:
+                labels = sorted({f"{a}={b}" for m in hardware for a, b in m.labels})
+                r.problem(
+                    skey,
+                    f"matches no machine in the hardware CSV (labels there: {', '.join(labels) or 'none'})",
+                    "use a label the CSV's `labels` column carries",
+                )
+            addresses.extend(chosen)
+    selectors = cfg.get("selectors") or {}
+    if not isinstance(selectors, Mapping):
+        r.problem(key_join(key, "selectors"), "must be a mapping", "write platform selectors as `key: value` lines")
+        selectors = {}
+    if not addresses:
+        r.problem(
+            key_join(key, "addresses"),
+            "lists no address: the machines of this role cannot be identified",
+            "list the role's IPs or CIDRs (the IP pool or subnet EKS-A assigns them)" + (", or a hardwareSelector" if hardware else ""),
+        )
+        return None
+    return RoleMachines(addresses=canonical_networks(addresses), key=key, selectors=dict(selectors))
+
+
+def _cluster(
+    name: str, managed_by: str | None, cfg: Mapping[str, Any], ckey: str, r: Reader, hardware: tuple[Machine, ...]
+) -> Cluster | None:
+    cp_key = key_join(ckey, "controlPlane")
+    cp_cfg = r.mapping(cfg.get("controlPlane"), cp_key, (*_ROLE_KEYS, "endpoint", "apiServerPort", "loadBalancer"))
+    control_plane = _machines(cp_cfg, cp_key, r, hardware) if cp_cfg else None
+    endpoint = r.address(cp_cfg.get("endpoint"), key_join(cp_key, "endpoint")) if cp_cfg else None
+    api_port = r.port(cp_cfg.get("apiServerPort"), key_join(cp_key, "apiServerPort"), DEFAULT_API_SERVER_PORT)
+    if api_port not in (DEFAULT_API_SERVER_PORT, 443):
+        r.problem(key_join(cp_key, "apiServerPort"), f"{api_port} is not a port EKS-A serves the API on", "use 6443 (default) or 443")
+    lb: LoadBalancer | None = None
+    if cp_cfg.get("loadBalancer") is not None:
+        lb_key = key_join(cp_key, "loadBalancer")
+        lb_cfg = r.mapping(cp_cfg.get("loadBalancer"), lb_key, ("address", "port"))
+        lb_addr = r.address(lb_cfg.get("address"), key_join(lb_key, "address"))
+        lb_port = r.port(lb_cfg.get("port"), key_join(lb_key, "port"), 443)
+        if lb_addr is not None:
+            lb = LoadBalancer(address=lb_addr, port=lb_port)
+
+    etcd_key = key_join(ckey, "etcd")
+    etcd_cfg = r.mapping(cfg.get("etcd"), etcd_key, ("external", *_ROLE_KEYS, "clientPort", "peerPort"), required=False)
+    external = r.boolean(etcd_cfg.get("external"), key_join(etcd_key, "external"), False)
+    external_etcd: RoleMachines | None = None
+    if external:
+        external_etcd = _machines(etcd_cfg, etcd_key, r, hardware)
+    elif any(etcd_cfg.get(x) is not None for x in _ROLE_KEYS):
+        r.problem(
+            etcd_key,
+            "lists machines, but etcd is stacked on the control plane",
+            f"set {key_join(etcd_key, 'external')}: true, or remove the addresses",
+        )
+    client_port = r.port(etcd_cfg.get("clientPort"), key_join(etcd_key, "clientPort"), DEFAULT_ETCD_CLIENT_PORT)
+    peer_port = r.port(etcd_cfg.get("peerPort"), key_join(etcd_key, "peerPort"), DEFAULT_ETCD_PEER_PORT)
+    if client_port == peer_port:
+        r.problem(
+            key_join(etcd_key, "peerPort"), f"equals clientPort ({client_port})", "etcd needs two ports: the client API and peer traffic"
+        )
+
+    groups: list[WorkerGroup] = []
+    wkey = key_join(ckey, "workerGroups")
+    seen: set[str] = set()
+    for i, raw in enumerate(r.seq(cfg.get("workerGroups"), wkey)):
+        gkey = key_join(wkey, i)
+        g = r.mapping(raw, gkey, ("name", *_ROLE_KEYS))
+        gname = r.string(g.get("name"), key_join(gkey, "name"))
+        if gname is None:
+            continue
+        _dns_label(gname, key_join(gkey, "name"), r)
+        if gname in seen:
+            r.problem(key_join(gkey, "name"), f"worker group {gname!r} is defined twice", "give every worker group its own name")
+            continue
+        seen.add(gname)
+        machines = _machines(g, gkey, r, hardware)
+        if machines is not None:
+            groups.append(WorkerGroup(name=gname, machines=machines))
+
+    if control_plane is None or endpoint is None:
+        return None
+    return Cluster(
+        name=name,
+        managed_by=managed_by,
+        control_plane=control_plane,
+        endpoint=endpoint,
+        api_server_port=api_port,
+        api_load_balancer=lb,
+        external_etcd=external_etcd,
+        etcd_client_port=client_port,
+        etcd_peer_port=peer_port,
+        worker_groups=tuple(sorted(groups, key=lambda g: g.name)),
+    )
