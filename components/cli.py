@@ -8,6 +8,7 @@ verify   read the rendered objects back into flows; exit 1 on any missing or exc
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,8 @@ from .topology import Topology, parse_topology
 
 PLAN_SCHEMA = "eksa-firewall/plan/v1"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Modules with `add_parser(subparsers)` that add a command (each sets `func` to a function of args -> exit code).
+EXTRA_COMMANDS = ("baremetal.probe", "diff")
 
 
 # --- matrix --------------------------------------------------------------------------------------
@@ -169,6 +172,12 @@ def parser() -> argparse.ArgumentParser:
     _stack_args(v)
     v.add_argument("--format", choices=("text", "json"), default="text")
     v.set_defaults(func=cmd_verify)
+    for module in EXTRA_COMMANDS:  # commands that live beside their platform, imported only when present
+        try:
+            importlib.import_module(f"{__package__}.{module}").add_parser(sub)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{module}":
+                raise
     return p
 
 

@@ -119,7 +119,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     urn=response.urn,
                     type=request.type,
                     name=request.name,
-                    id=response.id or None,
+                    id=(response.id or None) if request.custom else None,
                     parent=request.parent or None,
                     custom=bool(request.custom),
                     provider=request.provider or None,
