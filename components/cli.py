@@ -110,6 +110,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(doc, indent=2, sort_keys=False))
         return EXIT_OK
+    if args.format == "mermaid":
+        from .mermaid import render_plan
+
+        print(render_plan(doc))
+        return EXIT_OK
     fmt = args.format
     names = {r["urn"]: r["name"] for r in doc["resources"]}
     out = [heading(f"eksa-firewall plan: {doc['project']} / {doc['stack']} (offline, Pulumi mock engine)", fmt, 1)]
@@ -166,7 +171,7 @@ def parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_matrix)
     pl = sub.add_parser("plan", help="what `pulumi up` would create, offline")
     _stack_args(pl)
-    pl.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    pl.add_argument("--format", choices=("table", "markdown", "json", "mermaid"), default="table")
     pl.set_defaults(func=cmd_plan)
     v = sub.add_parser("verify", help="check the rendered objects against the required flows")
     _stack_args(v)
