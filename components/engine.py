@@ -106,9 +106,9 @@ class _Mocks(pulumi_mocks.Mocks):
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
-    def __init__(self) -> None:
+    def __init__(self, recorded: list[Registration]) -> None:
         super().__init__(_Mocks())
-        self.recorded: list[Registration] = []
+        self.recorded = recorded
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
         response = super().RegisterResource(request)
@@ -136,17 +136,22 @@ def run_program(
     stack: str,
     config: Mapping[str, str],
     secret_keys: Sequence[str] = (),
+    recorded: list[Registration] | None = None,
 ) -> ProgramRun:
     """Run ``program`` (a ``__main__.py``) under the mock engine with ``config`` (``"<project>:<key>"`` ->
-    string or JSON text). Exceptions raised by the program propagate unchanged.
+    string or JSON text). Exceptions raised by the program propagate unchanged; pass ``recorded`` to see
+    what was registered before one was raised.
 
     Runs in a fresh context so that repeated runs in one process never see each other's stack or config.
     """
-    return contextvars.Context().run(_run, program, project, stack, dict(config), list(secret_keys))
+    recorded = [] if recorded is None else recorded
+    return contextvars.Context().run(_run, program, project, stack, dict(config), list(secret_keys), recorded)
 
 
-def _run(program: Path, project: str, stack: str, config: dict[str, str], secret_keys: list[str]) -> ProgramRun:
-    monitor = _RecordingMonitor()
+def _run(
+    program: Path, project: str, stack: str, config: dict[str, str], secret_keys: list[str], recorded: list[Registration]
+) -> ProgramRun:
+    monitor = _RecordingMonitor(recorded)
     pulumi.runtime.set_all_config(config, secret_keys)
     pulumi.runtime.set_mocks(_Mocks(), project=project, stack=stack, preview=False, monitor=monitor)
     program_dir = str(program.parent.resolve())

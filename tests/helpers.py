@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from components.engine import ProgramRun, run_program
+from components.engine import ProgramRun, Registration, run_program
 from components.flows import FlowSet, build_flows
 from components.stackfile import StackConfig, load_project, load_stack
 from components.topology import Topology, parse_topology
@@ -42,7 +42,13 @@ def _read_file(path: str) -> str:
     return (p if p.is_absolute() else PROJECT_DIR / p).read_text(encoding="utf-8")
 
 
-def plan_config(config: Mapping[str, Any], *, stack: str = "test", secrets: Mapping[str, str] | None = None) -> Planned:
+def plan_config(
+    config: Mapping[str, Any],
+    *,
+    stack: str = "test",
+    secrets: Mapping[str, str] | None = None,
+    recorded: list[Registration] | None = None,
+) -> Planned:
     """Run __main__.py under mocks with ``config`` (un-namespaced keys, as in a stack file).
 
     Project defaults from Pulumi.yaml are applied first, as the Pulumi CLI does. ``secrets`` are
@@ -57,6 +63,7 @@ def plan_config(config: Mapping[str, Any], *, stack: str = "test", secrets: Mapp
         stack=stack,
         config=engine_config,
         secret_keys=[f"{PROJECT}:{k}" for k in (secrets or {})],
+        recorded=recorded,
     )
     topology = parse_topology(values, read_file=_read_file)
     return Planned(run=run, topology=topology, flows=build_flows(topology))
