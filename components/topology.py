@@ -391,11 +391,13 @@ def _machines(cfg: Mapping[str, Any], key: str, r: Reader, hardware: tuple[Machi
         r.problem(key_join(key, "selectors"), "must be a mapping", "write platform selectors as `key: value` lines")
         selectors = {}
     if not addresses:
-        r.problem(
-            key_join(key, "addresses"),
-            "lists no address: the machines of this role cannot be identified",
-            "list the role's IPs or CIDRs (the IP pool or subnet EKS-A assigns them)" + (", or a hardwareSelector" if hardware else ""),
-        )
+        given = cfg.get("addresses")
+        if not (isinstance(given, list) and given):  # otherwise its invalid entries were reported already
+            r.problem(
+                key_join(key, "addresses"),
+                "lists no address: the machines of this role cannot be identified",
+                "list the role's IPs or CIDRs (the IP pool or subnet EKS-A assigns them)" + (", or a hardwareSelector" if hardware else ""),
+            )
         return None
     return RoleMachines(addresses=canonical_networks(addresses), key=key, selectors=dict(selectors))
 
