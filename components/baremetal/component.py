@@ -1,0 +1,188 @@
+"""Thin: the bare-metal specs -> Pulumi resources. The only module of the backend that imports Pulumi.
+
+Registered, per host role (admin machine, each cluster's control plane, external etcd, workers):
+- ``eksa-firewall:index:NftablesRuleset`` (a component): inputs ``host``, ``table``, ``machines``,
+  ``ruleset`` (the nftables text). ``verify`` reads the ruleset from here;
+- with ``baremetal.outputDir``: a ``command:local:Command`` writing ``<outputDir>/<host>.nft`` (stdin);
+- with ``baremetal.apply.enabled``: one ``command:remote:Command`` per machine that loads the ruleset over
+  SSH (create/update: check with ``nft -c``, keep it at ``apply.path``, ``nft -f``; delete: remove the table).
+And with ``outputDir``, two more local commands writing ``acl.csv`` and ``acl.md``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+from pulumi_command import local, remote
+
+from ..component import child_name, prepare, token
+from ..errors import ConfigError
+from ..reader import key_join
+from ..schema import CommonArgs
+from .acl import acl_entries, to_csv, to_markdown
+from .nftables import address, delete_script, render
+from .planner import RulesetSpec, plan_rulesets
+from .settings import ApplySettings, BareMetalSettings, parse_settings
+
+
+class BareMetalApplyArgs(TypedDict):
+    enabled: NotRequired[bool]
+    user: NotRequired[str]
+    port: NotRequired[int]
+    sudo: NotRequired[bool]
+    privateKeyConfig: NotRequired[str]
+    path: NotRequired[str]
+
+
+class BareMetalArgs(TypedDict):
+    table: NotRequired[str]
+    defaultAction: NotRequired[str]
+    outputDir: NotRequired[str]
+    apply: NotRequired[BareMetalApplyArgs]
+
+
+class BareMetalFirewallArgs(CommonArgs):
+    baremetal: NotRequired[BareMetalArgs]
+
+
+def _sudo(apply: ApplySettings) -> str:
+    return "sudo -n " if apply.sudo else ""
+
+
+def apply_script(apply: ApplySettings) -> str:
+    """Run on the host with the ruleset on stdin. A ruleset that fails `nft -c` never replaces a working one."""
+    sudo, path = _sudo(apply), shlex.quote(apply.path)
+    directory = shlex.quote(apply.path.rsplit("/", 1)[0] or "/")
+    return "\n".join(
+        [
+            "set -eu",
+            'tmp="$(mktemp)"',
+            "trap 'rm -f \"$tmp\"' EXIT",
+            'cat > "$tmp"',
+            f'{sudo}nft -c -f "$tmp"',
+            f"{sudo}mkdir -p {directory}",
+            f'{sudo}install -m 0600 "$tmp" {path}',
+            f"{sudo}nft -f {path}",
+        ]
+    )
+
+
+def remove_script(apply: ApplySettings, table: str) -> str:
+    sudo = _sudo(apply)
+    return "\n".join(
+        ["set -eu", f"printf %s {shlex.quote(delete_script(table))} | {sudo}nft -f -", f"{sudo}rm -f {shlex.quote(apply.path)}"]
+    )
+
+
+def _write_file(path: str) -> tuple[str, str]:
+    """(create, delete) commands for a local file written from stdin, relative to the project directory."""
+    quoted = shlex.quote(path)
+    directory = shlex.quote(path.rsplit("/", 1)[0]) if "/" in path else "."
+    return f"mkdir -p {directory} && cat > {quoted}", f"rm -f {quoted}"
+
+
+class NftablesRuleset(pulumi.ComponentResource):
+    """One host role's ruleset; its children put it on disk or on the machines."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: RulesetSpec,
+        settings: BareMetalSettings,
+        private_key: pulumi.Output[str] | None,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        self.text = render(spec)
+        self.file: str | None = None
+        props = {
+            "host": spec.host.key,
+            "table": settings.family_table,
+            "machines": [address(n) for n in spec.host.machines],
+            "vips": [address(n) for n in spec.host.vips],
+            "ruleset": self.text,
+        }
+        super().__init__(token("NftablesRuleset"), name, props, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if settings.output_dir is not None:
+            self.file = f"{settings.output_dir.rstrip('/')}/{spec.host.file_name}"
+            create, delete = _write_file(self.file)
+            local.Command(child_name(name, "file"), create=create, update=create, delete=delete, stdin=self.text, opts=child)
+        if settings.apply is not None:
+            apply = settings.apply
+            for machine in spec.host.machines:
+                host = address(machine)
+                remote.Command(
+                    child_name(name, host),
+                    connection=remote.ConnectionArgs(host=host, user=apply.user, port=float(apply.port), private_key=private_key),
+                    create=apply_script(apply),
+                    update=apply_script(apply),
+                    delete=remove_script(apply, settings.table),
+                    stdin=self.text,
+                    # Replacing must not end with the old resource's delete removing the new table.
+                    opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+                )
+        self.register_outputs({"ruleset": self.text})
+
+
+class BareMetalFirewall(pulumi.ComponentResource):
+    def __init__(self, name: str, args: BareMetalFirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        topology, flows = prepare(args, "baremetal")
+        settings = parse_settings(topology)
+        private_key = _private_key(settings, topology.settings_key)
+        specs = plan_rulesets(topology, flows, settings)
+        entries = acl_entries(topology, flows)
+        super().__init__(token("BareMetalFirewall"), name, None, opts)
+        self.settings = settings
+        self.rulesets = {
+            s.host.key: NftablesRuleset(child_name(name, s.host.key), s, settings, private_key, pulumi.ResourceOptions(parent=self))
+            for s in specs
+        }
+        self.acl_csv = to_csv(entries)
+        self.acl_markdown = to_markdown(entries, title="EKS Anywhere flows for the physical firewalls (eksa-firewall)")
+        if settings.output_dir is not None:
+            for file_name, text in (("acl.csv", self.acl_csv), ("acl.md", self.acl_markdown)):
+                create, delete = _write_file(f"{settings.output_dir.rstrip('/')}/{file_name}")
+                local.Command(
+                    child_name(name, file_name),
+                    create=create,
+                    update=create,
+                    delete=delete,
+                    stdin=text,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+        self.register_outputs(self.stack_outputs())
+
+    def stack_outputs(self) -> dict[str, pulumi.Output[Any] | Any]:
+        outputs: dict[str, Any] = {
+            "nftablesTable": self.settings.family_table,
+            "nftablesDefaultPolicy": f"input: {self.settings.default_action} what no rule accepts; output and forward: not filtered",
+            "nftablesRulesets": {k: r.text for k, r in self.rulesets.items()},
+            "aclCsv": self.acl_csv,
+            "aclMarkdown": self.acl_markdown,
+        }
+        if self.settings.output_dir is not None:
+            outputs["nftablesFiles"] = {k: r.file for k, r in self.rulesets.items()}
+        return outputs
+
+
+def _private_key(settings: BareMetalSettings, settings_key: str) -> pulumi.Output[str] | None:
+    """The SSH key from a secret config value in another namespace; None: the SSH agent (SSH_AUTH_SOCK)."""
+    if settings.apply is None or settings.apply.private_key_config is None:
+        return None
+    namespace, _, key = settings.apply.private_key_config.partition(":")
+    if namespace == pulumi.get_project():
+        raise ConfigError.one(
+            key_join(key_join(settings_key, "apply"), "privateKeyConfig"),
+            f"is in the project's own namespace ({namespace}:), where every key must be one eksa-firewall knows",
+            f"use another namespace, e.g. ssh:{key}",
+        )
+    value = pulumi.Config(namespace).get_secret(key)
+    if value is None:
+        raise ConfigError.one(
+            key_join(key_join(settings_key, "apply"), "privateKeyConfig"),
+            f"names {settings.apply.private_key_config}, which is not set",
+            f"run `pulumi config set --secret {settings.apply.private_key_config} < ~/.ssh/id_ed25519`",
+        )
+    return value

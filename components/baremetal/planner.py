@@ -1,0 +1,147 @@
+"""Pure: (topology, flows, settings) -> one nftables ruleset spec per host role.
+
+Each flow that ends on a machine with a ruleset (the admin machine, control-plane nodes and the VIPs they
+hold, external etcd machines, workers) becomes one accept rule per address family in that machine's input
+chain: ``<family> saddr @<source set> <family> daddr @<destination set> <proto> dport <merged ports>``.
+Flows that end elsewhere (BMCs, an external API load balancer, Jenkins) need no host rule: the hosts'
+output is not filtered and replies are accepted as ``established``. They are in the ACL export.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from ..catalog import Protocol, format_version
+from ..flows import Flow, FlowSet, endpoint_addresses
+from ..ports import PortSet
+from ..reader import Network
+from ..topology import Topology
+from .hosts import ADMIN_MACHINE, HostRole, host_roles, tinkerbell_holder
+from .settings import BareMetalSettings
+
+# Endpoints whose addresses do not depend on the cluster: their sets are named without it.
+GLOBAL_ENDPOINTS = frozenset(
+    {
+        "admin-machine",
+        "api-clients",
+        "ssh-clients",
+        "nodeport-clients",
+        "jenkins",
+        "jenkins-clients",
+        "tinkerbell-vip",
+        "bmc",
+        "dhcp-clients",
+    }
+)
+DHCP_CLIENTS = "dhcp-clients"
+LIMITED_BROADCAST = ipaddress.IPv4Network("255.255.255.255/32")
+# nft limits a rule comment to 128 bytes (NFTNL_UDATA_COMMENT_MAXLEN).
+MAX_COMMENT = 128
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AddressSet:
+    name: str
+    version: int  # 4 or 6
+    elements: tuple[Network, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Rule:
+    version: int
+    source: AddressSet
+    destination: AddressSet
+    protocol: Protocol
+    ports: PortSet  # ICMP: ICMP types as the catalog writes them (IPv4 numbering)
+    # A DHCPDISCOVER from 0.0.0.0 is sent to 255.255.255.255: also accept that destination.
+    broadcast: bool
+    comment: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RulesetSpec:
+    host: HostRole
+    table: str
+    default_action: str
+    eksa_version: str
+    sets: tuple[AddressSet, ...]
+    rules: tuple[Rule, ...]
+
+    @property
+    def ipv6(self) -> bool:
+        return any(n.version == 6 for n in self.host.held)
+
+
+def destination_host(topology: Topology, flow: Flow) -> tuple[str | None, str] | None:
+    """(cluster, role) of the machines a flow ends on, or None when no ruleset of ours sees it."""
+    cluster = topology.cluster(flow.cluster)
+    dst = flow.destination
+    if dst == ADMIN_MACHINE:
+        return None, ADMIN_MACHINE
+    if dst in ("control-plane", "control-plane-vip"):
+        return cluster.name, "control-plane"
+    if dst == "tinkerbell-vip":
+        return tinkerbell_holder(topology, cluster), "control-plane"
+    if dst in ("etcd", "worker"):
+        return cluster.name, dst
+    return None
+
+
+def set_name(cluster: str, endpoint: str, version: int) -> str:
+    base = endpoint if endpoint in GLOBAL_ENDPOINTS else f"{endpoint}_at_{cluster}"
+    return f"{base}_v{version}".replace("-", "_")
+
+
+def _comment(flow: Flow) -> str:
+    text = f"{flow.cluster}: {flow.source} -> {flow.destination} ({', '.join(flow.rows)})"
+    if len(text.encode()) > MAX_COMMENT:
+        text = text.encode()[: MAX_COMMENT - 3].decode(errors="ignore") + "..."
+    return text.replace('"', "'")
+
+
+def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSettings) -> tuple[RulesetSpec, ...]:
+    hosts = host_roles(topology)
+    by_key: dict[tuple[str | None, str], list[Rule]] = {(h.cluster, h.role): [] for h in hosts}
+    sets: dict[tuple[str | None, str], dict[str, AddressSet]] = {(h.cluster, h.role): {} for h in hosts}
+    for flow in flows.flows:
+        where = destination_host(topology, flow)
+        if where is None:
+            continue
+        if where not in by_key:  # cannot happen for a validated topology; fail loudly rather than drop a flow
+            raise AssertionError(f"flow {flow} ends on {where}, which has no ruleset")
+        cluster = topology.cluster(flow.cluster)
+        for version in (4, 6):
+            src = tuple(n for n in endpoint_addresses(topology, cluster, flow.source) if n.version == version)
+            dst = tuple(n for n in endpoint_addresses(topology, cluster, flow.destination) if n.version == version)
+            if not src or not dst:
+                continue
+            src_set = AddressSet(name=set_name(flow.cluster, flow.source, version), version=version, elements=src)
+            dst_set = AddressSet(name=set_name(flow.cluster, flow.destination, version), version=version, elements=dst)
+            broadcast = flow.source == DHCP_CLIENTS and version == 4
+            for s in (src_set,) if broadcast else (src_set, dst_set):
+                known = sets[where].setdefault(s.name, s)
+                if known != s:
+                    raise AssertionError(f"two different address sets named {s.name}")
+            by_key[where].append(
+                Rule(
+                    version=version,
+                    source=src_set,
+                    destination=dst_set,
+                    protocol=flow.protocol,
+                    ports=flow.ports,
+                    broadcast=broadcast,
+                    comment=_comment(flow),
+                )
+            )
+    return tuple(
+        RulesetSpec(
+            host=h,
+            table=settings.table,
+            default_action=settings.default_action,
+            eksa_version=format_version(topology.eksa_version),
+            sets=tuple(sorted(sets[(h.cluster, h.role)].values(), key=lambda s: s.name)),
+            rules=tuple(by_key[(h.cluster, h.role)]),
+        )
+        for h in hosts
+    )
