@@ -1,0 +1,149 @@
+"""The vSphere component: vCenter role tags (pulumi-vsphere) and the NSX objects (dynamic provider).
+
+Thin: everything is decided by ``planner.plan``; this module only registers what the plan says.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_vsphere as vsphere
+
+from ..component import child_name, prepare, token
+from ..schema import CommonArgs
+from .nsx_provider import NsxGroup, NsxPolicy, NsxService
+from .planner import VSpherePlan, plan
+from .settings import parse_settings
+
+URN_PREFIX = "urn:vmomi:InventoryServiceTag:"
+
+
+class TagsArgs(TypedDict):
+    enabled: NotRequired[bool]
+    category: NotRequired[str]
+    description: NotRequired[str]
+
+
+class NsxArgs(TypedDict):
+    enabled: NotRequired[bool]
+    host: str
+    port: NotRequired[int]
+    username: str
+    domain: NotRequired[str]
+    category: NotRequired[str]
+    sequenceNumber: NotRequired[int]
+    mode: NotRequired[str]
+    membership: NotRequired[Any]
+    nsxTagScope: NotRequired[str]
+    idPrefix: NotRequired[str]
+    appliedTo: NotRequired[str]
+    logAllowed: NotRequired[bool]
+    logLabel: NotRequired[str]
+    caBundle: NotRequired[str]
+    insecure: NotRequired[bool]
+    auth: NotRequired[str]
+    timeoutSeconds: NotRequired[float]
+    maxRetries: NotRequired[int]
+
+
+class VSphereArgs(TypedDict):
+    tags: NotRequired[TagsArgs]
+    nsx: NotRequired[NsxArgs]
+
+
+class VSphereFirewallArgs(CommonArgs):
+    vsphere: NotRequired[VSphereArgs]
+    nsxPassword: NotRequired[Any]  # noqa: N815 - a string or a pulumi.Output[str]; always registered as a secret
+
+
+def tag_urn(tag_id: str) -> str:
+    """The form VSphereMachineConfig.spec.tags takes. The vSphere provider's tag id already is this URN
+    (urn:vmomi:InventoryServiceTag:<uuid>:GLOBAL); anything else (mock ids) is wrapped the same way."""
+    return tag_id if tag_id.startswith(URN_PREFIX) else f"{URN_PREFIX}{tag_id}:GLOBAL"
+
+
+class VSphereFirewall(pulumi.ComponentResource):
+    def __init__(self, name: str, args: VSphereFirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        topology, flows = prepare(args, "vsphere")
+        settings = parse_settings(topology)
+        self.plan: VSpherePlan = plan(topology, flows, settings)
+        super().__init__(token("VSphereFirewall"), name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.tag_category: vsphere.TagCategory | None = None
+        self.tags: dict[tuple[str, str], vsphere.Tag] = {}
+        if self.plan.tags:
+            self.tag_category = vsphere.TagCategory(
+                child_name(name, "tag-category"),
+                name=settings.tags.category,
+                description=settings.tags.description,
+                cardinality="SINGLE",  # a VM has one role
+                associable_types=["VirtualMachine"],
+                opts=child,
+            )
+            for t in self.plan.tags:
+                self.tags[(t.cluster, t.role)] = vsphere.Tag(
+                    child_name(name, "tag", t.cluster, t.role),
+                    name=t.name,
+                    category_id=self.tag_category.id,
+                    description=t.description,
+                    opts=child,
+                )
+
+        self.groups: dict[str, NsxGroup] = {}
+        self.services: dict[str, NsxService] = {}
+        self.policies: dict[str, NsxPolicy] = {}
+        nsx = settings.nsx
+        if nsx.enabled and nsx.connection is not None:
+            owner = f"{pulumi.get_project()}/{pulumi.get_stack()}"
+            connection = nsx.connection.to_props()
+            password = args.get("nsxPassword")
+            domain = self.plan.domain
+            for g in self.plan.groups:
+                self.groups[g.key] = NsxGroup(
+                    child_name(name, "nsx-group", g.key),
+                    path=g.path(domain),
+                    body=g.body(owner),
+                    connection=connection,
+                    password=password,
+                    opts=child,
+                )
+            for s in self.plan.services:
+                self.services[s.key] = NsxService(
+                    child_name(name, "nsx-service", s.key),
+                    path=s.path,
+                    body=s.body(owner),
+                    connection=connection,
+                    password=password,
+                    opts=child,
+                )
+            for p in self.plan.policies:
+                # Depending on its groups and services makes Pulumi create the policy after them and delete it
+                # before them: NSX refuses to delete a group or service a rule still uses (400, error 500030).
+                needs: list[pulumi.Resource] = [*(self.groups[k] for k in p.groups), *(self.services[k] for k in p.services)]
+                self.policies[p.cluster] = NsxPolicy(
+                    child_name(name, "nsx-policy", p.cluster),
+                    path=p.path(domain),
+                    body=p.body(owner),
+                    connection=connection,
+                    password=password,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=needs),
+                )
+        self._mode = nsx.mode if nsx.enabled else None
+        self.register_outputs(self.stack_outputs())
+
+    def stack_outputs(self) -> dict[str, pulumi.Output[Any] | Any]:
+        out: dict[str, pulumi.Output[Any] | Any] = {}
+        if self.tag_category is not None:
+            out["vsphereTagCategoryId"] = self.tag_category.id
+            roles: dict[str, dict[str, pulumi.Output[str]]] = {}
+            for (cluster, role), tag in self.tags.items():
+                roles.setdefault(cluster, {})[role] = tag.id.apply(tag_urn)
+            out["vsphereRoleTags"] = roles
+        if self._mode is not None:
+            out["nsxMode"] = self._mode
+            out["nsxGroupPaths"] = {k: g.path for k, g in self.groups.items()}
+            out["nsxServicePaths"] = {k: s.path for k, s in self.services.items()}
+            out["nsxPolicyPaths"] = {k: p.path for k, p in self.policies.items()}
+        return out
