@@ -1,0 +1,300 @@
+"""Flows -> Flow Network Security objects, as plain frozen specs (no Pulumi, no provider SDK).
+
+What gets planned, for each cluster:
+- one category per node role (``RoleCategory``): EKS-A puts it on the role's VMs (additionalCategories);
+- one APPLICATION policy per role (``PolicySpec``) whose secured group is that category. A policy per role
+  keeps every role's rule list short and independent: a change to the workers' sources never moves a rule
+  of the control plane's policy (the provider compares rules by list position, issue #1052).
+
+Rules of a role's policy, each with exactly ONE source (the provider reads only index 0 of ``specs``,
+``application_rule_specs`` and ``src_subnets``), in this order:
+  1. outbound: ``dest_allow_spec: ALL``, all protocols (outbound stays open, explicitly);
+  2. intra-group: the flows from the role to itself, as services (``DENY`` when there are none);
+  3. inbound from the cluster's other roles (category), control-plane, etcd, worker order;
+  4. inbound from the managing cluster's roles (category), control-plane then worker;
+  5. inbound from external peers (one IPv4 address group each), in ``PEER_ORDER``;
+  6. inbound from IPv6 networks of peers (one ``src_subnets`` entry each), sorted by peer order then network.
+Adding an address to a peer that already has one changes the peer's address group, not a rule; client
+ranges (``clients.*``) come last so that a peer's first range appends its rule at the end.
+
+Services are service groups, one per catalog row and its effective ports, named after the row, so the
+Flow UI shows *why* a port is open.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from ..catalog import Catalog, Protocol, load_catalog
+from ..flows import NODE_ROLES, Flow, FlowSet, endpoint_addresses, row_ports
+from ..ports import PortSet, format_ports, merge
+from ..reader import Network
+from ..topology import Cluster, Topology
+from .settings import NutanixSettings, RoleCategory, cluster_roles
+
+# Peers that become address groups, in rule order: the ones every environment has first, client ranges last.
+PEER_ORDER = ("admin-machine", "api-load-balancer", "jenkins", "api-clients", "ssh-clients", "nodeport-clients")
+MANAGER_ROLES = ("control-plane", "worker")  # the "management-cluster" endpoint: the manager's Kubernetes nodes
+
+RuleKind = Literal["outbound", "intra", "inbound"]
+SourceKind = Literal["category", "address-group", "subnet"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True, order=True)
+class Source:
+    """The one source of an inbound rule."""
+
+    kind: SourceKind
+    ref: str  # category: "<cluster>/<role>"; address-group: its key; subnet: the network
+    label: str  # for descriptions: the endpoint it stands for
+
+    @property
+    def network(self) -> Network:
+        assert self.kind == "subnet"
+        return ipaddress.ip_network(self.ref)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ServiceGroupSpec:
+    key: str  # stable: "<row id>/<protocol>/<ports>"
+    name: str
+    description: str
+    row: str  # catalog row id (or "a+b" for a flow-level group)
+    purpose: str
+    protocol: Protocol
+    ports: PortSet  # ICMP: the ICMP types (code 0)
+
+    @property
+    def label(self) -> str:
+        return f"{self.row} ({self.purpose}, {self.protocol} {format_ports(self.ports)})"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AddressGroupSpec:
+    key: str  # stable: the peer, or "<cluster>-api-load-balancer"
+    name: str
+    description: str
+    networks: tuple[ipaddress.IPv4Network, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RuleSpec:
+    kind: RuleKind
+    description: str
+    source: Source | None = None  # inbound only
+    services: tuple[str, ...] = ()  # service group keys (intra, inbound); empty intra = DENY
+
+    @property
+    def sort_key(self) -> tuple[int, int, str]:
+        return _rule_order(self)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PolicySpec:
+    cluster: str
+    role: str
+    name: str
+    description: str
+    state: str
+    scope: str
+    vpc_references: tuple[str, ...]
+    hitlog: bool
+    category: RoleCategory  # the secured group
+    rules: tuple[RuleSpec, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NutanixPlan:
+    categories: tuple[RoleCategory, ...]
+    address_groups: tuple[AddressGroupSpec, ...]
+    service_groups: tuple[ServiceGroupSpec, ...]
+    policies: tuple[PolicySpec, ...]
+
+    def category(self, ref: str) -> RoleCategory:
+        cluster, _, role = ref.partition("/")
+        return next(c for c in self.categories if c.cluster == cluster and c.role == role)
+
+
+def category_ref(cluster: str, role: str) -> str:
+    return f"{cluster}/{role}"
+
+
+def enforced(flows: Iterable[Flow]) -> tuple[Flow, ...]:
+    """Flow secures VMs: the flows into the nodes are what its policies decide (see interpret.py)."""
+    return tuple(f for f in flows if f.destination in NODE_ROLES)
+
+
+def plan(topology: Topology, flows: FlowSet, settings: NutanixSettings, catalog: Catalog | None = None) -> NutanixPlan:
+    catalog = catalog or load_catalog()
+    prefix = settings.name_prefix
+    service_groups: dict[str, ServiceGroupSpec] = {}
+    address_groups: dict[str, AddressGroupSpec] = {}
+    policies: list[PolicySpec] = []
+    flows_into: dict[tuple[str, str], list[Flow]] = defaultdict(list)
+    for f in enforced(flows.flows):
+        flows_into[(f.cluster, f.destination)].append(f)
+
+    for cluster in topology.clusters:
+        for role in cluster_roles(cluster):
+            category = settings.category(cluster.name, role)
+            assert category is not None, f"no category for {cluster.name}/{role}"
+            services_by_source: dict[Source | None, set[str]] = defaultdict(set)
+            for f in flows_into[(cluster.name, role)]:
+                keys = _service_groups(f, topology, cluster, catalog, prefix, service_groups)
+                for source in _sources(f, topology, cluster, role, prefix, address_groups):
+                    services_by_source[source].update(keys)
+            rules = [RuleSpec(kind="outbound", description="Outbound: left open (eksa-firewall manages inbound traffic only)")]
+            intra = tuple(sorted(services_by_source.pop(None, set())))
+            inbound = {source: keys for source, keys in services_by_source.items() if source is not None}
+            rules.append(
+                RuleSpec(
+                    kind="intra",
+                    description=f"Within {cluster.name} {role}: " + (_purposes(intra, service_groups) if intra else "nothing"),
+                    services=intra,
+                )
+            )
+            for source in sorted(inbound, key=_source_order):
+                keys = tuple(sorted(inbound[source]))
+                rules.append(
+                    RuleSpec(
+                        kind="inbound",
+                        description=f"From {source.label}: {_purposes(keys, service_groups)}",
+                        source=source,
+                        services=keys,
+                    )
+                )
+            policies.append(
+                PolicySpec(
+                    cluster=cluster.name,
+                    role=role,
+                    name=f"{prefix}{cluster.name}-{role}",
+                    description=(
+                        f"EKS Anywhere cluster {cluster.name}: traffic into its {role} machines "
+                        f"(category {category.key}={category.value}). Managed by eksa-firewall; edit the stack, not this policy."
+                    ),
+                    state=settings.state_of(cluster.name),
+                    scope=settings.scope,
+                    vpc_references=settings.vpc_references,
+                    hitlog=settings.hitlog,
+                    category=category,
+                    rules=tuple(rules),
+                )
+            )
+    return NutanixPlan(
+        categories=settings.categories,
+        address_groups=tuple(sorted(address_groups.values(), key=lambda a: a.key)),
+        service_groups=tuple(sorted(service_groups.values(), key=lambda s: s.key)),
+        policies=tuple(policies),
+    )
+
+
+# --- sources -----------------------------------------------------------------------------------------------
+
+
+def _sources(
+    f: Flow, topology: Topology, cluster: Cluster, role: str, prefix: str, groups: dict[str, AddressGroupSpec]
+) -> list[Source | None]:
+    """The rule sources (``None``: the role itself, an intra-group rule) that stand for ``f.source``."""
+    if f.source == role:
+        return [None]
+    if f.source in NODE_ROLES:
+        return [Source(kind="category", ref=category_ref(cluster.name, f.source), label=f"{cluster.name} {f.source}")]
+    if f.source == "management-cluster":
+        assert cluster.managed_by is not None
+        manager = topology.cluster(cluster.managed_by)
+        return [
+            Source(kind="category", ref=category_ref(manager.name, r), label=f"managing cluster {manager.name} {r}")
+            for r in cluster_roles(manager)
+            if r in MANAGER_ROLES
+        ]
+    # An external peer: IPv4 networks in one address group; IPv6 networks one rule each (address groups hold
+    # IPv4 only). Only the families the role's machines have: the others could never match.
+    families = {n.version for n in endpoint_addresses(topology, cluster, role)}
+    networks = endpoint_addresses(topology, cluster, f.source)
+    out: list[Source | None] = []
+    v4 = tuple(n for n in networks if isinstance(n, ipaddress.IPv4Network))
+    if v4 and 4 in families:
+        key = f"{cluster.name}-{f.source}" if f.source == "api-load-balancer" else f.source
+        if key not in groups:
+            groups[key] = AddressGroupSpec(
+                key=key,
+                name=f"{prefix}{key}",
+                description=f"EKS Anywhere peer {f.source}"
+                + (f" of cluster {cluster.name}" if key != f.source else "")
+                + " (eksa-firewall)",
+                networks=v4,
+            )
+        out.append(Source(kind="address-group", ref=key, label=f.source))
+    if 6 in families:
+        out.extend(Source(kind="subnet", ref=str(n), label=f"{f.source} {n}") for n in networks if n.version == 6)
+    return out
+
+
+def _peer_rank(label: str) -> int:
+    peer = label.split(" ", maxsplit=1)[0]
+    return PEER_ORDER.index(peer) if peer in PEER_ORDER else len(PEER_ORDER)
+
+
+def _source_order(source: Source) -> tuple[int, int, str]:
+    if source.kind == "category":
+        cluster, _, role = source.ref.partition("/")
+        managed = source.label.startswith("managing cluster")
+        return (3 if managed else 2, NODE_ROLES.index(role), cluster)
+    if source.kind == "address-group":
+        return (4, _peer_rank(source.label), source.ref)
+    net = source.network
+    return (5, _peer_rank(source.label), f"{int(net.network_address):039d}/{net.prefixlen:03d}")
+
+
+def _rule_order(rule: RuleSpec) -> tuple[int, int, str]:
+    if rule.kind == "outbound":
+        return (0, 0, "")
+    if rule.kind == "intra":
+        return (1, 0, "")
+    assert rule.source is not None
+    return _source_order(rule.source)
+
+
+# --- services ----------------------------------------------------------------------------------------------
+
+
+def _service_groups(
+    f: Flow, topology: Topology, cluster: Cluster, catalog: Catalog, prefix: str, groups: dict[str, ServiceGroupSpec]
+) -> list[str]:
+    """One service group per catalog row of the flow, with the row's effective ports."""
+    keys: list[str] = []
+    covered: list[PortSet] = []
+    for row_id in f.rows:
+        row = catalog[row_id]
+        ports = row_ports(row, topology, cluster)
+        covered.append(ports)
+        keys.append(_service_group(groups, prefix, row.id, row.purpose, f.protocol, ports))
+    if merge(r for ps in covered for r in ps) != f.ports:
+        # Not a row-by-row flow (never the case for flows into nodes today): one group for the whole flow.
+        keys = [_service_group(groups, prefix, "+".join(f.rows), f"{f.source} to {f.destination}", f.protocol, f.ports)]
+    return keys
+
+
+def _service_group(groups: dict[str, ServiceGroupSpec], prefix: str, row: str, purpose: str, protocol: Protocol, ports: PortSet) -> str:
+    text = format_ports(ports)
+    key = f"{row}/{protocol}/{text}"
+    if key not in groups:
+        unit = "ICMP type" if protocol == "icmp" else f"{protocol.upper()}"
+        groups[key] = ServiceGroupSpec(
+            key=key,
+            name=f"{prefix}{row}-{protocol}-{text.replace('|', '_')}",
+            description=f"EKS Anywhere: {purpose} ({unit} {text}; eksa-firewall catalog row {row})",
+            row=row,
+            purpose=purpose,
+            protocol=protocol,
+            ports=ports,
+        )
+    return key
+
+
+def _purposes(keys: Iterable[str], groups: dict[str, ServiceGroupSpec]) -> str:
+    return "; ".join(groups[k].label for k in keys)
