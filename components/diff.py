@@ -16,9 +16,9 @@ How "replaced" is decided (a heuristic; ``pulumi preview`` has the last word)
 The plans come from the mock engine, not from the providers, so the provider's own diff is not known.
 Resources are matched by URN:
 - in HEAD only: *create*; in BASE only: *delete*;
-- same URN, inputs differ: *replace* when a changed top-level input is one the provider replaces on
-  (``REPLACE_ON`` below: the provider schemas' force-new / replace-on-changes properties, or the
-  replacing properties of our own dynamic providers), else *update*. A type missing from the table is
+- same URN, inputs differ: *replace* when a changed input is one the provider replaces on (``REPLACE_ON``
+  below: the provider schemas' force-new / replace-on-changes properties, or what our own dynamic
+  providers' ``diff`` replaces on; ``connection.host`` names one key of an object input), else *update*. A type missing from the table is
   shown as an update and flagged "not in the replace table";
 - a deleted and a created resource of the same type with identical inputs: a *rename* (the logical name
   or the parent changed, so the URN did). Without an ``aliases`` option Pulumi deletes and recreates it:
@@ -57,10 +57,24 @@ class ReplaceRule:
     except_: frozenset[str] = frozenset()
     source: str = ""
 
-    def reasons(self, changed: Sequence[str]) -> tuple[str, ...]:
+    def reasons(self, before: Mapping[str, Any], after: Mapping[str, Any], changed: Sequence[str]) -> tuple[str, ...]:
+        """The replacing inputs among ``changed``; ``a.b`` names key ``b`` of object input ``a``."""
         if ALL_INPUTS in self.props:
             return tuple(p for p in changed if p not in self.except_)
-        return tuple(p for p in changed if p in self.props)
+        out: list[str] = []
+        for p in sorted(self.props):
+            top, _, sub = p.partition(".")
+            if top not in changed:
+                continue
+            if not sub:
+                out.append(p)
+                continue
+            old, new = before.get(top), after.get(top)
+            old_v = old.get(sub) if isinstance(old, Mapping) else None
+            new_v = new.get(sub) if isinstance(new, Mapping) else None
+            if old_v != new_v:
+                out.append(p)
+        return tuple(out)
 
 
 def _rule(*props: str, except_: Sequence[str] = (), source: str = "") -> ReplaceRule:
@@ -85,13 +99,19 @@ REPLACE_ON: dict[str, ReplaceRule] = {
     "nutanix:index/networkSecurityPolicyV2:NetworkSecurityPolicyV2": _rule(source="nutanix_network_security_policy_v2: updated in place"),
     "nutanix:index/addressGroupsV2:AddressGroupsV2": _rule(source="nutanix_address_groups_v2: updated in place"),
     "nutanix:index/serviceGroupsV2:ServiceGroupsV2": _rule(source="nutanix_service_groups_v2: updated in place"),
+    # Our NSX dynamic resources (components/vsphere/nsx_provider.py, NsxProvider.diff): a new path or another
+    # NSX Manager (connection host/port) is a new object; body, credentials and other connection keys update.
+    **{
+        f"pulumi-python:dynamic/nsx:{kind}": _rule("path", "connection.host", "connection.port", source="NsxProvider.diff")
+        for kind in ("Group", "Service", "SecurityPolicy")
+    },
     # pulumi-command 1: `triggers` is replace-on-changes; other changes re-run `update` (or `create`).
     "command:local:Command": _rule("triggers", source="pulumi-command"),
     "command:remote:Command": _rule("triggers", source="pulumi-command"),
     "command:remote:CopyToRemote": _rule("triggers", "remotePath", source="pulumi-command"),
 }
 
-# Components register no inputs of their own: their children carry the change.
+# Our own components: the engine never replaces a component (its children carry the change).
 _COMPONENT_PREFIX = "eksa-firewall:"
 
 WORLD_CIDRS = ("0.0.0.0/0", "::/0")
@@ -227,8 +247,9 @@ def diff_resources(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[Res
         if not changed:
             continue
         rule = REPLACE_ON.get(h["type"])
-        reasons = rule.reasons(changed) if rule else ()
-        out.append(ResourceChange("replace" if reasons else "update", urn, h["type"], h["name"], changed, reasons, rule is not None))
+        reasons = rule.reasons(b.get("inputs", {}), h.get("inputs", {}), changed) if rule else ()
+        known = rule is not None or h["type"].startswith(_COMPONENT_PREFIX)  # our components are never replaced
+        out.append(ResourceChange("replace" if reasons else "update", urn, h["type"], h["name"], changed, reasons, known))
     order = {"replace": 0, "delete": 1, "create": 2, "update": 3}
     return sorted(out, key=lambda c: (order[c.kind], c.type, c.name, c.urn))
 

@@ -263,3 +263,28 @@ def test_goldens_are_not_being_rewritten_in_ci() -> None:
     import os
 
     assert not (UPDATE and os.environ.get("CI")), "UPDATE_GOLDEN=1 in CI would make every golden test pass"
+
+
+NSX_POLICY = "pulumi-python:dynamic/nsx:SecurityPolicy"
+
+
+@pytest.mark.parametrize(
+    ("change", "kind", "reasons"),
+    [
+        ({"body": {"rules": []}}, "update", ()),
+        ({"connection": {"host": "nsx.example", "port": 443, "username": "other"}}, "update", ()),
+        ({"connection": {"host": "nsx2.example", "port": 443, "username": "admin"}}, "replace", ("connection.host",)),
+        ({"path": "/infra/domains/default/security-policies/x"}, "replace", ("path",)),
+    ],
+)
+def test_nsx_dynamic_resources_replace_on_path_and_manager(change: dict[str, Any], kind: str, reasons: tuple[str, ...]) -> None:
+    before = {"path": "/infra/domains/default/security-policies/eksa-mgmt", "body": {"rules": [1]},
+              "connection": {"host": "nsx.example", "port": 443, "username": "admin"}, "revision": None}  # fmt: skip
+    d = diff_plans(_doc([_res(NSX_POLICY, "p", before)]), _doc([_res(NSX_POLICY, "p", {**before, **change})]))
+    assert [(c.kind, c.reasons) for c in d.resources] == [(kind, reasons)]
+
+
+def test_our_components_are_updated_never_flagged() -> None:
+    t = "eksa-firewall:index:NftablesRuleset"
+    d = diff_plans(_doc([_res(t, "n", {"ruleset": "a"})]), _doc([_res(t, "n", {"ruleset": "b"})]))
+    assert [(c.kind, c.known_type) for c in d.resources] == [("update", True)]
