@@ -1,0 +1,274 @@
+"""``AwsFirewall``: the security groups of ``planner.build_plan`` as pulumi-aws resources.
+
+The only module that imports pulumi_aws. Two modes (``aws.mode``):
+
+- snow: one ``aws.Provider`` per Snowball Edge device (region "snow", EC2 endpoint https://<device>:8243,
+  CA bundle or explicit insecure opt-in, the skip flags), and per device one ``aws.ec2.SecurityGroup``
+  per group with *inline* CIDR rules and explicit egress. Snow's EC2 endpoint has no security-group-rule
+  ids (no DescribeSecurityGroupRules/ModifySecurityGroupRules), so ``aws.vpc.SecurityGroup*Rule`` and
+  ``aws.ec2.SecurityGroupRule`` are never used there, and ``revoke_rules_on_delete`` is never set.
+- region: one ``aws.Provider`` for the region, ``aws.ec2.SecurityGroup`` without inline rules in the VPC,
+  and one ``aws.vpc.SecurityGroupIngressRule`` / ``SecurityGroupEgressRule`` per rule; rules between our
+  groups reference the other group (no cycle: groups never depend on rules).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+from pulumi_aws.ec2 import SecurityGroupEgressArgsDict, SecurityGroupIngressArgsDict
+
+from ..component import child_name, prepare, token
+from ..errors import ConfigError, Problem
+from ..schema import CommonArgs
+from .planner import AwsPlan, GroupSpec, RuleSpec, build_plan
+from .settings import SNOW_REGION, AwsSettings, CaBundle, Device, GroupKey, parse_settings
+
+SECRET_KEYS = ("awsAccessKeyId", "awsSecretAccessKey")
+_ROLE_OUTPUT_KEYS = {
+    "control-plane": "controlPlane",
+    "etcd": "etcd",
+    "worker": "worker",
+    "admin-machine": "adminMachine",
+    "jenkins": "jenkins",
+}
+
+
+class AwsGroupSelectionArgs(TypedDict):
+    nodes: NotRequired[bool]
+    adminMachine: NotRequired[bool]
+    jenkins: NotRequired[bool]
+
+
+class AwsSettingsArgs(TypedDict):
+    mode: NotRequired[str]  # snow | region
+    groups: NotRequired[AwsGroupSelectionArgs]
+    namePrefix: NotRequired[str]
+    tags: NotRequired[dict[str, str]]
+    placement: NotRequired[dict[str, list[str]]]  # snow: <cluster> | adminMachine | jenkins -> device names
+    caBundle: NotRequired[str]  # snow: PEM file path, or PEM text
+    insecure: NotRequired[bool]  # snow: skip TLS verification (explicit opt-in)
+    credentialsFile: NotRequired[str]  # snow: shared credentials file; profile = the device's IP (EKS-A's convention)
+    region: NotRequired[str]
+    vpcId: NotRequired[str]
+    profile: NotRequired[str]
+
+
+class AwsFirewallArgs(CommonArgs):
+    aws: NotRequired[AwsSettingsArgs]
+    # str, or a secret pulumi.Output[str] (what the program reads with get_secret)
+    awsAccessKeyId: NotRequired[Any]  # noqa: N815 - config key, as CommonArgs spells them
+    awsSecretAccessKey: NotRequired[Any]  # noqa: N815
+
+
+class AwsFirewall(pulumi.ComponentResource):
+    """EC2 security groups for the node roles of EKS Anywhere clusters on Snow (or in an AWS region)."""
+
+    plan: AwsPlan
+
+    def __init__(self, name: str, args: AwsFirewallArgs | Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        topology, flows = prepare(args, "snow")  # raises ConfigError: nothing registered yet
+        settings = parse_settings(topology, read_file=_read_text)
+        credentials = _credentials(args, settings, topology.key_prefix)
+        self.plan = build_plan(topology, flows, settings)  # raises QuotaError, still before super()
+        super().__init__(token("AwsFirewall"), name, None, opts)
+
+        self._name = name
+        self._group_ids: dict[GroupKey, dict[str, pulumi.Output[str]]] = {}
+        if settings.mode == "snow":
+            self._snow(credentials)
+        else:
+            self._region(credentials)
+        self.register_outputs(self.stack_outputs())
+
+    # --- snow ---------------------------------------------------------------------------------------
+
+    def _snow(self, credentials: tuple[Any, Any] | None) -> None:
+        settings = self.plan.settings
+        ca_path = _ca_bundle_path(settings.ca_bundle)
+        providers = {d.name: self._snow_provider(d, settings, ca_path, credentials) for d in self.plan.devices}
+        for group in self.plan.groups:
+            for device in group.devices:
+                sg = aws.ec2.SecurityGroup(
+                    child_name(self._name, device.name, *group.key.parts),
+                    name=group.name,
+                    description=group.description,
+                    ingress=_inline_ingress(group),
+                    egress=_inline_egress(group),  # always explicit: Snow revokes the default allow-all egress
+                    tags=dict(group.tags),
+                    opts=pulumi.ResourceOptions(parent=self, provider=providers[device.name]),
+                )
+                self._group_ids.setdefault(group.key, {})[device.name] = sg.id
+
+    def _snow_provider(
+        self, device: Device, settings: AwsSettings, ca_path: str | None, credentials: tuple[Any, Any] | None
+    ) -> aws.Provider:
+        access_key, secret_key = credentials if credentials else (None, None)
+        return aws.Provider(
+            child_name(self._name, "snow", device.name),
+            region=SNOW_REGION,
+            endpoints=[{"ec2": device.ec2_endpoint}],
+            custom_ca_bundle=ca_path,
+            insecure=True if settings.insecure else None,
+            access_key=access_key,
+            secret_key=secret_key,
+            shared_credentials_files=[settings.credentials_file] if settings.credentials_file and not credentials else None,
+            profile=device.profile if settings.credentials_file and not credentials else None,
+            skip_credentials_validation=True,
+            skip_region_validation=True,
+            skip_requesting_account_id=True,
+            skip_metadata_api_check=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    # --- region -------------------------------------------------------------------------------------
+
+    def _region(self, credentials: tuple[Any, Any] | None) -> None:
+        settings = self.plan.settings
+        access_key, secret_key = credentials if credentials else (None, None)
+        provider = aws.Provider(
+            child_name(self._name, "region"),
+            region=settings.region,
+            profile=settings.profile,
+            access_key=access_key,
+            secret_key=secret_key,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        ids: dict[GroupKey, pulumi.Output[str]] = {}
+        for group in self.plan.groups:
+            sg = aws.ec2.SecurityGroup(
+                child_name(self._name, *group.key.parts),
+                name=group.name,
+                description=group.description,
+                vpc_id=settings.vpc_id,
+                tags=dict(group.tags),
+                opts=pulumi.ResourceOptions(parent=self, provider=provider),
+            )
+            ids[group.key] = sg.id
+            self._group_ids[group.key] = {"": sg.id}
+        for group in self.plan.groups:
+            for rule in (*group.ingress, *group.egress):
+                self._region_rule(group, rule, ids, provider)
+
+    def _region_rule(self, group: GroupSpec, rule: RuleSpec, ids: Mapping[GroupKey, pulumi.Output[str]], provider: aws.Provider) -> None:
+        cidr = rule.peer.cidr
+        peer_group = rule.peer.group
+        kwargs: dict[str, Any] = {
+            "security_group_id": ids[group.key],
+            "ip_protocol": rule.protocol,
+            "from_port": rule.from_port,
+            "to_port": rule.to_port,
+            "description": rule.description,
+            "cidr_ipv4": str(cidr) if cidr is not None and cidr.version == 4 else None,
+            "cidr_ipv6": str(cidr) if cidr is not None and cidr.version == 6 else None,
+            "referenced_security_group_id": ids[peer_group] if peer_group is not None else None,
+            "opts": pulumi.ResourceOptions(parent=self, provider=provider),
+        }
+        name = child_name(self._name, *group.key.parts, *rule.name_keys)
+        if rule.direction == "ingress":
+            aws.vpc.SecurityGroupIngressRule(name, **kwargs)
+        else:
+            aws.vpc.SecurityGroupEgressRule(name, **kwargs)
+
+    # --- outputs ------------------------------------------------------------------------------------
+
+    def stack_outputs(self) -> dict[str, pulumi.Output[Any] | Any]:
+        """``securityGroupIds``: per cluster and role (camelCase), the group id (snow: per device).
+
+        Snow: ``{<cluster>: {controlPlane: {<device>: sg-...}, worker: {...}}, adminMachine: {<device>: sg-...}}``;
+        region: ``{<cluster>: {controlPlane: sg-..., ...}, adminMachine: sg-...}``.
+        """
+        snow = self.plan.mode == "snow"
+        ids: dict[str, Any] = {}
+        for key, per_device in self._group_ids.items():
+            value: Any = dict(per_device) if snow else per_device[""]
+            role = _ROLE_OUTPUT_KEYS[key.role]
+            if key.cluster:
+                ids.setdefault(key.cluster, {})[role] = value
+            else:
+                ids[role] = value
+        outputs: dict[str, pulumi.Output[Any] | Any] = {"awsMode": self.plan.mode, "securityGroupIds": ids}
+        if snow:
+            outputs["snowEc2Endpoints"] = {d.name: d.ec2_endpoint for d in self.plan.devices}
+        return outputs
+
+
+def _inline_ingress(group: GroupSpec) -> list[SecurityGroupIngressArgsDict]:
+    return [
+        {
+            "protocol": b.protocol,
+            "from_port": b.from_port,
+            "to_port": b.to_port,
+            "cidr_blocks": list(b.cidr_blocks),
+            "ipv6_cidr_blocks": list(b.ipv6_cidr_blocks),
+            "description": b.description,
+        }
+        for b in group.blocks("ingress")
+    ]
+
+
+def _inline_egress(group: GroupSpec) -> list[SecurityGroupEgressArgsDict]:
+    return [
+        {
+            "protocol": b.protocol,
+            "from_port": b.from_port,
+            "to_port": b.to_port,
+            "cidr_blocks": list(b.cidr_blocks),
+            "ipv6_cidr_blocks": list(b.ipv6_cidr_blocks),
+            "description": b.description,
+        }
+        for b in group.blocks("egress")
+    ]
+
+
+def _credentials(args: Mapping[str, Any], settings: AwsSettings, key_prefix: str) -> tuple[Any, Any] | None:
+    """The static keys from the secret config (marked secret whatever the caller passed), or None."""
+    access_key, secret_key = (args.get(k) for k in SECRET_KEYS)
+    if (access_key is None) != (secret_key is None):
+        missing = SECRET_KEYS[0] if access_key is None else SECRET_KEYS[1]
+        raise ConfigError.one(
+            f"{key_prefix}{missing}",
+            "is missing: the access key id and the secret access key go together",
+            f"pulumi config set --secret {missing} <value>",
+        )
+    if access_key is None:
+        if settings.mode == "snow" and not settings.credentials_file:
+            raise ConfigError(
+                [
+                    Problem(
+                        f"{key_prefix}{SECRET_KEYS[0]}",
+                        "is required in snow mode (the device's EC2 endpoint signs requests with its own keys)",
+                        f"pulumi config set --secret {SECRET_KEYS[0]} <snowballEdge list-access-keys>; same for {SECRET_KEYS[1]} "
+                        f"(snowballEdge get-secret-access-key), or set {settings.key}.credentialsFile to EKS-A's Snow credentials file",
+                    )
+                ]
+            )
+        return None
+    return pulumi.Output.secret(access_key), pulumi.Output.secret(secret_key)
+
+
+def _read_text(path: str) -> str:
+    return Path(path).expanduser().read_text(encoding="utf-8")
+
+
+def _ca_bundle_path(ca: CaBundle | None) -> str | None:
+    """pulumi-aws's custom_ca_bundle is a *file path*: PEM text given in the config is written to a file
+    named by its hash (same text, same path), readable by the owner only."""
+    if ca is None:
+        return None
+    if ca.path is not None:
+        return ca.path  # as written: relative paths are read from the project directory, where Pulumi runs
+    assert ca.pem is not None
+    directory = Path(tempfile.gettempdir()) / "eksa-firewall"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    path = directory / f"ca-{hashlib.sha256(ca.pem.encode()).hexdigest()[:16]}.pem"
+    if not path.exists() or path.read_text(encoding="utf-8") != ca.pem:
+        path.write_text(ca.pem, encoding="utf-8")
+        path.chmod(0o600)
+    return str(path)

@@ -1,0 +1,190 @@
+"""Read registered security groups and rules back into the accesses they allow (for ``verify``).
+
+Pure. ``allowed`` reads only the resources as registered (type and engine inputs): groups
+(``aws:ec2/securityGroup:SecurityGroup`` with inline ``ingress``/``egress``), separate rules
+(``aws:vpc/securityGroupIngressRule``, ``aws:vpc/securityGroupEgressRule``, and the older
+``aws:ec2/securityGroupRule``). A group is recognised by its ``eksa-firewall/cluster`` and
+``eksa-firewall/role`` tags; its members are that role's addresses in the topology.
+
+What a set of stateful security groups allows, address by address:
+- a connection from ``s`` to ``d`` leaves ``s`` only if a group ``s`` belongs to has an egress rule for it,
+  and reaches ``d`` only if a group ``d`` belongs to has an ingress rule for it;
+- an address in none of these groups (a client range, the Snow device, the VIP) is not filtered by them:
+  its side lets everything through. So a connection between two such addresses is not these groups'
+  business, and ``enforced_flows`` leaves those flows out.
+Accesses are computed per (source, destination, protocol) as egress ports ∩ ingress ports, with the side
+of an unfiltered address being "every port".
+
+ICMPv6 rules are read back as the IPv4 ICMP type of the same message (128 echo request -> 8), because a
+flow names ICMP types once for both families.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..catalog import Protocol
+from ..engine import Registration
+from ..flows import Access, Flow, FlowSet, normalize
+from ..ports import MAX_ICMP_TYPE, MAX_PORT, PortRange, PortSet, merge, subtract
+from ..reader import Network
+from ..topology import Topology
+from .planner import ICMPV6_TYPES
+from .settings import TAG_CLUSTER, TAG_ROLE, GroupKey, Scope, duties, group_members, parse_settings
+
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+PROVIDER = "pulumi:providers:aws"
+
+_ICMPV6_TO_V4 = {v6: v4 for v4, v6 in ICMPV6_TYPES.items()}
+_PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "all": "-1"}
+_EVERY: Mapping[Protocol, PortSet] = {
+    "tcp": (PortRange(0, MAX_PORT),),
+    "udp": (PortRange(0, MAX_PORT),),
+    "icmp": (PortRange(0, MAX_ICMP_TYPE),),
+}
+
+
+def enforced_flows(topology: Topology, flows: FlowSet) -> tuple[Flow, ...]:
+    """The flows whose source or destination is one of the stack's groups (see ``settings.duties``)."""
+    scope = Scope.of(topology, parse_settings(topology))
+    return tuple(d.flow for d in duties(topology, flows, scope))
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    group: str  # the group's id
+    direction: str  # ingress | egress
+    peers: tuple[Network, ...]
+    protocol: Protocol
+    ports: PortRange
+    family: int | None  # 4 or 6 when the rule's protocol names one family (icmp, icmpv6)
+
+
+def allowed(topology: Topology, resources: Sequence[Registration]) -> frozenset[Access]:
+    groups: dict[str, tuple[Network, ...]] = {}  # group id (and URN) -> member addresses
+    for res in resources:
+        if res.type == SECURITY_GROUP:
+            members = group_members(topology, _group_key(res.inputs))
+            for ref in (res.id, res.urn):
+                if ref:
+                    groups[ref] = members
+
+    rules: list[_Rule] = []
+    for res in resources:
+        if res.type == SECURITY_GROUP and res.id:
+            for direction in ("ingress", "egress"):
+                for block in res.inputs.get(direction) or ():
+                    rules.extend(_inline(res.id, direction, block, groups))
+        elif res.type in (INGRESS_RULE, EGRESS_RULE):
+            rules.extend(_separate(res.inputs, "ingress" if res.type == INGRESS_RULE else "egress", groups))
+        elif res.type == LEGACY_RULE:
+            rules.extend(_legacy(res.inputs, groups))
+
+    managed = {n for members in groups.values() for n in members}
+    ingress: dict[tuple[Network, Network, Protocol], list[PortRange]] = defaultdict(list)
+    egress: dict[tuple[Network, Network, Protocol], list[PortRange]] = defaultdict(list)
+    for rule in rules:
+        members = groups.get(rule.group, ())
+        pairs = (
+            ((p, m) for p in rule.peers for m in members) if rule.direction == "ingress" else ((m, p) for m in members for p in rule.peers)
+        )
+        table = ingress if rule.direction == "ingress" else egress
+        for s, d in pairs:
+            if s.version == d.version and rule.family in (None, s.version):
+                table[(s, d, rule.protocol)].append(rule.ports)
+
+    out: list[Access] = []
+    for key in ingress.keys() | egress.keys():
+        s, d, proto = key
+        leaving = merge(egress.get(key, ())) if s in managed else _EVERY[proto]
+        arriving = merge(ingress.get(key, ())) if d in managed else _EVERY[proto]
+        out.extend(Access(s, d, proto, r) for r in _intersect(leaving, arriving))
+    return normalize(out)
+
+
+def _intersect(a: PortSet, b: PortSet) -> PortSet:
+    return subtract(a, subtract(a, b))
+
+
+def _group_key(inputs: Mapping[str, Any]) -> GroupKey:
+    tags = inputs.get("tags") or {}
+    return GroupKey(str(tags.get(TAG_CLUSTER, "")), str(tags.get(TAG_ROLE, "")))
+
+
+def _networks(values: Iterable[Any]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(str(v), strict=False) for v in values if v)
+
+
+def _protocol_ports(protocol: Any, from_port: Any, to_port: Any) -> list[tuple[Protocol, PortRange, int | None]]:
+    """An AWS (protocol, from, to) -> the (flow protocol, port or ICMP-type range, family) it stands for."""
+    proto = str(protocol).lower()
+    proto = _PROTOCOL_NAMES.get(proto, proto)
+    lo = int(from_port) if from_port is not None else -1
+    hi = int(to_port) if to_port is not None else -1
+    if proto == "-1":
+        return [("tcp", PortRange(0, MAX_PORT), None), ("udp", PortRange(0, MAX_PORT), None), ("icmp", PortRange(0, MAX_ICMP_TYPE), None)]
+    if proto in ("tcp", "udp"):
+        ports = PortRange(0, MAX_PORT) if lo == -1 else PortRange(lo, hi)
+        return [(proto, ports, None)]  # type: ignore[list-item]
+    if proto == "icmp":
+        return [("icmp", PortRange(0, MAX_ICMP_TYPE) if lo == -1 else PortRange.single(lo), 4)]
+    if proto == "icmpv6":
+        if lo == -1:
+            return [("icmp", PortRange(0, MAX_ICMP_TYPE), 6)]
+        return [("icmp", PortRange.single(_ICMPV6_TO_V4.get(lo, lo) if lo <= MAX_ICMP_TYPE else MAX_ICMP_TYPE), 6)]
+    return []  # another IP protocol: no flow of the catalog uses one
+
+
+def _peers(
+    inputs: Mapping[str, Any], own: str, groups: Mapping[str, tuple[Network, ...]], *, cidr4: str, cidr6: str
+) -> tuple[Network, ...]:
+    peers: list[Network] = [*_networks(_as_list(inputs.get(cidr4))), *_networks(_as_list(inputs.get(cidr6)))]
+    for ref in (
+        *_as_list(inputs.get("securityGroups")),
+        *_as_list(inputs.get("referencedSecurityGroupId")),
+        *_as_list(inputs.get("sourceSecurityGroupId")),
+    ):
+        peers.extend(groups.get(str(ref), ()))
+    if inputs.get("self"):
+        peers.extend(groups.get(own, ()))
+    return tuple(peers)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _inline(group: str, direction: str, block: Mapping[str, Any], groups: Mapping[str, tuple[Network, ...]]) -> list[_Rule]:
+    peers = _peers(block, group, groups, cidr4="cidrBlocks", cidr6="ipv6CidrBlocks")
+    return [
+        _Rule(group, direction, peers, proto, ports, family)
+        for proto, ports, family in _protocol_ports(block.get("protocol"), block.get("fromPort"), block.get("toPort"))
+    ]
+
+
+def _separate(inputs: Mapping[str, Any], direction: str, groups: Mapping[str, tuple[Network, ...]]) -> list[_Rule]:
+    group = str(inputs.get("securityGroupId"))
+    peers = _peers(inputs, group, groups, cidr4="cidrIpv4", cidr6="cidrIpv6")
+    return [
+        _Rule(group, direction, peers, proto, ports, family)
+        for proto, ports, family in _protocol_ports(inputs.get("ipProtocol"), inputs.get("fromPort"), inputs.get("toPort"))
+    ]
+
+
+def _legacy(inputs: Mapping[str, Any], groups: Mapping[str, tuple[Network, ...]]) -> list[_Rule]:
+    group = str(inputs.get("securityGroupId"))
+    direction = "ingress" if inputs.get("type") == "ingress" else "egress"
+    peers = _peers(inputs, group, groups, cidr4="cidrBlocks", cidr6="ipv6CidrBlocks")
+    return [
+        _Rule(group, direction, peers, proto, ports, family)
+        for proto, ports, family in _protocol_ports(inputs.get("protocol"), inputs.get("fromPort"), inputs.get("toPort"))
+    ]

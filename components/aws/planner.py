@@ -1,0 +1,405 @@
+"""(topology, flows, settings) -> the security groups and rules to create, as frozen data. Pure.
+
+One group per role of each cluster (control plane, etcd when external, workers) and, when selected, one
+for the admin machine and one for Jenkins. Every flow a group owns (``settings.duties``) becomes an
+ingress rule on the groups that admit it and an egress rule on the groups that send it: Snow revokes the
+default allow-all egress of a group whose rules are managed, and so does pulumi-aws in a VPC.
+
+Rules are keyed by (group, direction, peer, protocol, port range); ports of one peer are merged with
+``ports.merge``, so each key is one AWS rule entry. A peer is a CIDR, or in region mode, when the other
+side is a whole set of our groups, a reference to those groups (one rule whatever their size).
+
+Limits, checked before anything is registered (``QuotaError`` names the config key and the fix):
+- 60 inbound and 60 outbound rule entries per group; every CIDR is one entry. In a region IPv4 and IPv6
+  entries are counted separately and a group reference counts once in each (Amazon VPC quotas).
+  On Snow, with no published split, IPv4 and IPv6 entries are counted together.
+- Snow: 50 security groups per device, the device's own default group included.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..catalog import load_catalog
+from ..errors import CatalogError, Problem, QuotaError
+from ..flows import FlowSet, endpoint_addresses, endpoint_keys, row_ports
+from ..ports import PortRange, merge
+from ..reader import Network, key_join
+from ..topology import Topology
+from .settings import (
+    ADMIN_MACHINE,
+    CONTROL_PLANE,
+    ETCD,
+    JENKINS,
+    TAG_CLUSTER,
+    TAG_ROLE,
+    WORKER,
+    AwsSettings,
+    Device,
+    Duty,
+    GroupKey,
+    Scope,
+    duties,
+)
+
+RULES_PER_GROUP_AND_DIRECTION = 60  # Amazon VPC quotas; the Snow blog gives the same number
+GROUPS_PER_DEVICE = 50  # Snowball Edge: security groups per device, the default group included
+MAX_DESCRIPTION = 255
+Direction = Literal["ingress", "egress"]
+
+# An ICMP flow names IPv4 ICMP types; the same message on IPv6 is an ICMPv6 type (RFC 4443).
+ICMPV6_TYPES = {8: 128, 0: 129, 3: 1, 11: 3, 12: 4}
+ICMP_ECHO_TYPES = (0, 8)  # echo request/reply: code 0 is the only code; others: every code (-1)
+_DESCRIPTION_UNSAFE = re.compile(r"[^A-Za-z0-9. _\-:/()#,@\[\]+=&;{}!$*]")
+_ROLE_WORDS = {
+    CONTROL_PLANE: "control plane nodes",
+    ETCD: "external etcd nodes",
+    WORKER: "worker nodes",
+    ADMIN_MACHINE: "admin machine",
+    JENKINS: "Jenkins server",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """The other side of a rule: one CIDR, or (region mode) one of our groups."""
+
+    cidr: Network | None = None
+    group: GroupKey | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable name part: ``cidr-10-0-0-0-24`` or ``sg-<cluster>-<role>`` (IPv6 exploded: never ambiguous)."""
+        if self.cidr is not None:
+            text = self.cidr.exploded if self.cidr.version == 6 else str(self.cidr)
+            return "cidr-" + re.sub(r"[^0-9a-f]+", "-", text.lower())
+        assert self.group is not None
+        return "sg-" + "-".join(self.group.parts)
+
+    @property
+    def sort_key(self) -> tuple[int, int, str]:
+        if self.cidr is not None:
+            return (0, self.cidr.version, f"{int(self.cidr.network_address):040d}/{self.cidr.prefixlen:03d}")
+        assert self.group is not None
+        return (1, 0, self.group.label)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RuleSpec:
+    direction: Direction
+    peer: Peer
+    protocol: str  # tcp | udp | icmp | icmpv6 (the names AWS's IpProtocol takes)
+    from_port: int  # ICMP: the type
+    to_port: int  # ICMP: the code (-1: every code)
+    rows: tuple[str, ...]
+    description: str
+    peer_keys: tuple[str, ...] = ()  # config keys that put the peer here (quota messages)
+
+    @property
+    def ports_text(self) -> str:
+        if self.protocol in ("icmp", "icmpv6"):
+            return str(self.from_port)
+        return str(self.from_port) if self.from_port == self.to_port else f"{self.from_port}-{self.to_port}"
+
+    @property
+    def name_keys(self) -> tuple[str, ...]:
+        return ("in" if self.direction == "ingress" else "out", self.peer.key, self.protocol, self.ports_text)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InlineBlock:
+    """Snow: one inline ingress/egress block (one AWS IpPermission, one description)."""
+
+    protocol: str
+    from_port: int
+    to_port: int
+    description: str
+    cidr_blocks: tuple[str, ...]
+    ipv6_cidr_blocks: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GroupSpec:
+    key: GroupKey
+    name: str  # the group's name in EC2 (immutable: a change replaces the group)
+    description: str  # immutable in EC2 too: built from stable keys only
+    members: tuple[Network, ...]
+    ingress: tuple[RuleSpec, ...]
+    egress: tuple[RuleSpec, ...]
+    tags: Mapping[str, str] = field(default_factory=dict)
+    devices: tuple[Device, ...] = ()  # snow: the devices holding a copy of this group
+
+    def rules(self, direction: Direction) -> tuple[RuleSpec, ...]:
+        return self.ingress if direction == "ingress" else self.egress
+
+    def blocks(self, direction: Direction) -> tuple[InlineBlock, ...]:
+        """Snow: the rules as inline blocks, one per (protocol, ports, description), CIDRs sorted."""
+        grouped: dict[tuple[str, int, int, str], list[Network]] = defaultdict(list)
+        for rule in self.rules(direction):
+            assert rule.peer.cidr is not None, "snow mode uses CIDR peers only"
+            grouped[(rule.protocol, rule.from_port, rule.to_port, rule.description)].append(rule.peer.cidr)
+        return tuple(
+            InlineBlock(
+                protocol=proto,
+                from_port=lo,
+                to_port=hi,
+                description=desc,
+                cidr_blocks=tuple(str(n) for n in _sorted_nets(nets) if n.version == 4),
+                ipv6_cidr_blocks=tuple(str(n) for n in _sorted_nets(nets) if n.version == 6),
+            )
+            for (proto, lo, hi, desc), nets in sorted(grouped.items())
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AwsPlan:
+    settings: AwsSettings
+    groups: tuple[GroupSpec, ...]
+
+    @property
+    def mode(self) -> str:
+        return self.settings.mode
+
+    @property
+    def devices(self) -> tuple[Device, ...]:
+        """Snow: the devices that hold at least one group (each gets a provider)."""
+        used = {d.name for g in self.groups for d in g.devices}
+        return tuple(d for d in self.settings.devices if d.name in used)
+
+    def group(self, key: GroupKey) -> GroupSpec:
+        for g in self.groups:
+            if g.key == key:
+                return g
+        raise KeyError(key)
+
+
+# --- building ----------------------------------------------------------------------------------------
+
+_Acc = dict[tuple[GroupKey, Direction, Peer, str], list[tuple[PortRange, frozenset[str], frozenset[str]]]]
+
+
+def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> AwsPlan:
+    """The groups and rules for ``topology``; raises QuotaError when AWS or Snow limits would be exceeded."""
+    scope = Scope.of(topology, settings)
+    region = settings.mode == "region"
+    members = {k: scope.members(k) for k in scope.keys}
+    member_of: dict[Network, list[GroupKey]] = defaultdict(list)
+    for k, nets in members.items():
+        for n in nets:
+            member_of[n].append(k)
+    acc: _Acc = defaultdict(list)
+
+    def add(group: GroupKey, direction: Direction, peers: Iterable[tuple[Peer, str]], duty: Duty, keys: frozenset[str]) -> None:
+        pieces = _rows_by_range(topology, duty)
+        for peer, proto in peers:
+            for r, rows in pieces:
+                acc[(group, direction, peer, proto)].append((r, rows, keys))
+
+    def peers(group: GroupKey, others: tuple[GroupKey, ...], addresses: tuple[Network, ...], protocol: str) -> list[tuple[Peer, str]]:
+        """The peers of a rule on ``group`` towards ``addresses`` (which ``others`` stand for, if any)."""
+        mine = {n.version for n in members[group]}
+        if region and others:
+            out: list[tuple[Peer, str]] = []
+            for other in others:
+                shared = mine & {n.version for n in members[other]}
+                for proto in _protocols(protocol, shared):
+                    out.append((Peer(group=other), proto))
+            return out
+        return [(Peer(cidr=n), p) for n in addresses if n.version in mine for p in _protocols(protocol, {n.version})]
+
+    for duty in duties(topology, flows, scope):
+        f = duty.flow
+        cluster = topology.cluster(f.cluster)
+        src = endpoint_addresses(topology, cluster, f.source)
+        dst = endpoint_addresses(topology, cluster, f.destination)
+        src_keys = frozenset(endpoint_keys(topology, cluster, f.source) or (f.source,))
+        dst_keys = frozenset(endpoint_keys(topology, cluster, f.destination) or (f.destination,))
+        for g in duty.ingress:
+            add(g, "ingress", peers(g, duty.egress, src, f.protocol), duty, src_keys)
+        for g in duty.egress:
+            add(g, "egress", peers(g, duty.ingress, dst, f.protocol), duty, dst_keys)
+        if duty.ingress:
+            # A source address that is also one of our machines (the admin machine listed in clients.ssh, say)
+            # is filtered by its own group's egress too: let it out.
+            for s in src:
+                for h in member_of.get(s, ()):
+                    if h not in duty.egress:
+                        add(h, "egress", peers(h, duty.ingress, dst, f.protocol), duty, dst_keys)
+
+    groups = tuple(_group_spec(k, members[k], acc, settings) for k in scope.keys)
+    plan = AwsPlan(settings=settings, groups=groups)
+    _check_quotas(plan, topology)
+    return plan
+
+
+def _rows_by_range(topology: Topology, duty: Duty) -> list[tuple[PortRange, frozenset[str]]]:
+    """Each port range of a flow with the catalog rows that ask for it (all the flow's rows when none
+    matches by port: a load balancer's front port, say)."""
+    catalog = load_catalog()
+    cluster = topology.cluster(duty.flow.cluster)
+    out: list[tuple[PortRange, frozenset[str]]] = []
+    for r in duty.flow.ports:
+        rows = frozenset(
+            row for row in duty.flow.rows if any(p.lo <= r.hi and r.lo <= p.hi for p in row_ports(catalog[row], topology, cluster))
+        )
+        out.append((r, rows or frozenset(duty.flow.rows)))
+    return out
+
+
+def _protocols(protocol: str, versions: set[int]) -> list[str]:
+    if protocol != "icmp":
+        return [protocol] if versions else []
+    return [p for v, p in ((4, "icmp"), (6, "icmpv6")) if v in versions]
+
+
+def _group_spec(key: GroupKey, members: tuple[Network, ...], acc: _Acc, settings: AwsSettings) -> GroupSpec:
+    rules: dict[Direction, list[RuleSpec]] = {"ingress": [], "egress": []}
+    for (g, direction, peer, proto), items in acc.items():
+        if g != key:
+            continue
+        rules[direction].extend(_rules(direction, peer, proto, items))
+    for direction_rules in rules.values():
+        direction_rules.sort(key=lambda r: (r.peer.sort_key, r.protocol, r.from_port, r.to_port))
+    name = settings.name_prefix + "-".join(key.parts)
+    where = f"cluster {key.cluster} " if key.cluster else ""
+    description = f"EKS Anywhere {where}{_ROLE_WORDS.get(key.role, key.role)} (eksa-firewall)"
+    tags = {**settings.tags, "Name": name, TAG_ROLE: key.role, **({TAG_CLUSTER: key.cluster} if key.cluster else {})}
+    return GroupSpec(
+        key=key,
+        name=name,
+        description=description,
+        members=members,
+        ingress=tuple(rules["ingress"]),
+        egress=tuple(rules["egress"]),
+        tags=tags,
+        devices=settings.devices_for(key) if settings.mode == "snow" else (),
+    )
+
+
+def _rules(direction: Direction, peer: Peer, proto: str, items: list[tuple[PortRange, frozenset[str], frozenset[str]]]) -> list[RuleSpec]:
+    """Merge one peer's port ranges (ICMP: keep types apart) and carry the catalog rows of each piece."""
+    if proto in ("icmp", "icmpv6"):
+        by_type: dict[int, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+        for r, rows, keys in items:
+            for t in range(r.lo, r.hi + 1):
+                by_type[t][0].update(rows)
+                by_type[t][1].update(keys)
+        pieces = [(PortRange.single(t), rows, keys) for t, (rows, keys) in sorted(by_type.items())]
+    else:
+        pieces = []
+        for merged in merge(r for r, _, _ in items):
+            rows = {x for r, rs, _ in items if merged.lo <= r.lo and r.hi <= merged.hi for x in rs}
+            keys = {x for r, _, ks in items if merged.lo <= r.lo and r.hi <= merged.hi for x in ks}
+            pieces.append((merged, rows, keys))
+    out: list[RuleSpec] = []
+    for r, rows, keys in pieces:
+        from_port, to_port = r.lo, r.hi
+        if proto == "icmp":
+            to_port = 0 if r.lo in ICMP_ECHO_TYPES else -1
+        elif proto == "icmpv6":
+            if r.lo not in ICMPV6_TYPES:
+                raise CatalogError(f"ICMP type {r.lo} has no ICMPv6 counterpart known to eksa-firewall (rows {sorted(rows)})")
+            from_port, to_port = ICMPV6_TYPES[r.lo], 0 if r.lo in ICMP_ECHO_TYPES else -1
+        sorted_rows = tuple(sorted(rows))
+        out.append(
+            RuleSpec(
+                direction=direction,
+                peer=peer,
+                protocol=proto,
+                from_port=from_port,
+                to_port=to_port,
+                rows=sorted_rows,
+                description=describe(sorted_rows),
+                peer_keys=tuple(sorted(keys)),
+            )
+        )
+    return out
+
+
+def describe(rows: tuple[str, ...]) -> str:
+    """``EKS-A Kubernetes API server [cp-kube-apiserver, snow-kube-apiserver]``: purpose and catalog rows.
+
+    Only the characters EC2 accepts in a rule description, at most 255 of them: purposes are dropped
+    first, then trailing rows (``+N more``), never the first row.
+    """
+    catalog = load_catalog()
+    purposes = list(dict.fromkeys(catalog[r].purpose for r in rows))
+    ids = ", ".join(rows)
+    for text in (f"EKS-A {'; '.join(purposes)} [{ids}]", f"EKS-A [{ids}]"):
+        clean = _DESCRIPTION_UNSAFE.sub(" ", text)
+        if len(clean) <= MAX_DESCRIPTION:
+            return clean
+    kept: list[str] = []
+    for i, r in enumerate(rows):
+        candidate = f"EKS-A [{', '.join([*kept, r])} +{len(rows) - i - 1} more]"
+        if len(candidate) > MAX_DESCRIPTION:
+            break
+        kept.append(r)
+    return _DESCRIPTION_UNSAFE.sub(" ", f"EKS-A [{', '.join(kept)} +{len(rows) - len(kept)} more]")
+
+
+def _sorted_nets(nets: Iterable[Network]) -> list[Network]:
+    return sorted(set(nets), key=lambda n: (n.version, int(n.network_address), n.prefixlen))
+
+
+# --- quotas --------------------------------------------------------------------------------------------
+
+
+def rule_entries(group: GroupSpec, direction: Direction, mode: str) -> dict[str, int]:
+    """How AWS counts a group's rules in one direction: {"ipv4": n, "ipv6": m} (Snow: {"all": n})."""
+    rules = group.rules(direction)
+    if mode == "snow":
+        return {"all": len(rules)}
+    refs = sum(1 for r in rules if r.peer.group is not None)
+    v4 = sum(1 for r in rules if r.peer.cidr is not None and r.peer.cidr.version == 4)
+    v6 = sum(1 for r in rules if r.peer.cidr is not None and r.peer.cidr.version == 6)
+    return {"ipv4": v4 + refs, "ipv6": v6 + refs}
+
+
+def _counts_in(rule: RuleSpec, family: str) -> bool:
+    if family == "all" or rule.peer.cidr is None:
+        return True  # a group reference counts in both families
+    return rule.peer.cidr.version == (4 if family == "ipv4" else 6)
+
+
+def _check_quotas(plan: AwsPlan, topology: Topology) -> None:
+    problems: list[Problem] = []
+    settings = plan.settings
+    where = "Snow" if plan.mode == "snow" else "AWS"
+    for g in plan.groups:
+        for direction in ("ingress", "egress"):
+            for family, count in rule_entries(g, direction, plan.mode).items():
+                if count <= RULES_PER_GROUP_AND_DIRECTION:
+                    continue
+                counted = [r for r in g.rules(direction) if _counts_in(r, family)]
+                by_key = Counter(k for r in counted for k in r.peer_keys)
+                top, top_n = by_key.most_common(1)[0] if by_key else (settings.key, count)
+                breakdown = ", ".join(f"{k}: {n}" for k, n in by_key.most_common(4))
+                fam = "" if family == "all" else f" {family.replace('ipv', 'IPv')}"
+                problems.append(
+                    Problem(
+                        top,
+                        f"security group {g.key.label} would need {count}{fam} {'inbound' if direction == 'ingress' else 'outbound'} rules; "
+                        f"{where} allows {RULES_PER_GROUP_AND_DIRECTION} per group and direction (every CIDR and port range is one rule; "
+                        f"rules by address list: {breakdown}; this list: {top_n})",
+                        f"summarize {top} into fewer, wider CIDRs, or move some of these machines to another cluster",
+                    )
+                )
+    if plan.mode == "snow":
+        per_device = Counter(d.name for g in plan.groups for d in g.devices)
+        for device, n in sorted(per_device.items()):
+            if n > GROUPS_PER_DEVICE - 1:
+                problems.append(
+                    Problem(
+                        key_join(settings.key, "placement"),
+                        f"device {device} would hold {n} security groups; Snow allows {GROUPS_PER_DEVICE} per device, "
+                        "its default group included",
+                        f"place some clusters on other devices with {key_join(settings.key, 'placement')}: {{<cluster>: [<device>]}}",
+                    )
+                )
+    if problems:
+        raise QuotaError(problems)

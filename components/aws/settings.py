@@ -1,0 +1,426 @@
+"""The `aws` config section, and which security groups exist and which flows they are responsible for.
+
+Pure: no Pulumi, no provider SDK. ``parse_settings`` validates the section (every problem names its key and
+the fix); ``Scope`` says which groups a stack creates and which addresses each group's members have;
+``duties`` says, flow by flow, which groups need an ingress rule and which an egress rule. Both the planner
+and the interpreter's ``enforced_flows`` use ``duties``, so "what we are responsible for" is defined once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..flows import Flow, FlowSet, endpoint_addresses
+from ..reader import Network, Reader, key_join
+from ..topology import Cluster, Topology
+
+MODES = ("snow", "region")
+SNOW_REGION = "snow"
+# EC2 HTTPS endpoint of a Snowball Edge device (the EKS-A page's 8242 is an erratum; see docs/platforms/snow.md).
+SNOW_EC2_HTTPS_PORT = 8243
+
+CONTROL_PLANE, ETCD, WORKER = "control-plane", "etcd", "worker"
+ADMIN_MACHINE, JENKINS = "admin-machine", "jenkins"
+CONTROL_PLANE_VIP = "control-plane-vip"
+
+# Tags every group carries: how a group is found again (CAPAS filters, the interpreter) whatever its id.
+TAG_CLUSTER = "eksa-firewall/cluster"
+TAG_ROLE = "eksa-firewall/role"
+RESERVED_TAG_PREFIXES = ("aws:", "eksa-firewall/")
+MAX_TAGS = 50  # AWS: 50 tags per resource
+DEFAULT_NAME_PREFIX = "eksa-"
+
+# The keys of the `aws` section, in the order docs/platforms/snow.md explains them.
+SECTION_KEYS = (
+    "mode", "groups", "namePrefix", "tags",
+    "placement", "caBundle", "insecure", "credentialsFile",
+    "region", "vpcId", "profile",
+)  # fmt: skip
+SNOW_ONLY = ("placement", "caBundle", "insecure", "credentialsFile")
+REGION_ONLY = ("region", "vpcId", "profile")
+GROUP_KEYS = ("nodes", "adminMachine", "jenkins")
+PLACEMENT_EXTRA_KEYS = {"adminMachine": ADMIN_MACHINE, "jenkins": JENKINS}  # besides cluster names
+
+_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_PEM_CERT = "-----BEGIN CERTIFICATE-----"
+
+ReadFile = Callable[[str], str]
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class GroupKey:
+    """One security group's identity: a role of a cluster, or a machine outside the clusters."""
+
+    cluster: str  # "" for the admin machine and Jenkins, which belong to no cluster
+    role: str  # control-plane | etcd | worker | admin-machine | jenkins
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return (self.cluster, self.role) if self.cluster else (self.role,)
+
+    @property
+    def label(self) -> str:
+        return "/".join(self.parts)
+
+    @property
+    def placement_key(self) -> str:
+        """The `aws.placement` key that chooses this group's devices."""
+        if self.cluster:
+            return self.cluster
+        return next(k for k, v in PLACEMENT_EXTRA_KEYS.items() if v == self.role)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GroupSelection:
+    nodes: bool
+    admin_machine: bool
+    jenkins: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Device:
+    name: str
+    address: Network
+
+    @property
+    def ec2_endpoint(self) -> str:
+        host = self.address.network_address
+        return f"https://[{host}]:{SNOW_EC2_HTTPS_PORT}" if host.version == 6 else f"https://{host}:{SNOW_EC2_HTTPS_PORT}"
+
+    @property
+    def profile(self) -> str:
+        """EKS-A's Snow credentials file names each device's profile by the device's IP address."""
+        return str(self.address.network_address)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CaBundle:
+    """The device certificates: a file path (what pulumi-aws's custom_ca_bundle takes) or PEM text."""
+
+    path: str | None = None
+    pem: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AwsSettings:
+    mode: str
+    groups: GroupSelection
+    name_prefix: str = DEFAULT_NAME_PREFIX
+    tags: Mapping[str, str] = field(default_factory=dict)
+    # snow
+    devices: tuple[Device, ...] = ()
+    placement: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # placement key -> device names
+    ca_bundle: CaBundle | None = None
+    insecure: bool = False
+    credentials_file: str | None = None
+    # region
+    region: str | None = None
+    vpc_id: str | None = None
+    profile: str | None = None
+    key: str = "aws"  # the config key of the section, for messages
+
+    def devices_for(self, group: GroupKey) -> tuple[Device, ...]:
+        """Snow: the devices that get a copy of ``group`` (default: every device)."""
+        names = self.placement.get(group.placement_key)
+        return self.devices if names is None else tuple(d for d in self.devices if d.name in names)
+
+
+# --- parsing ---------------------------------------------------------------------------------------
+
+
+def parse_settings(topology: Topology, *, read_file: ReadFile | None = None) -> AwsSettings:
+    """Validate ``topology.settings`` (the `aws` section); raise one ConfigError naming every problem.
+
+    ``read_file`` checks that a caBundle path holds a certificate; without it, paths are not opened
+    (the interpreter needs only the group selection).
+    """
+    r = Reader()
+    base = topology.settings_key or f"{topology.key_prefix}aws"
+    cfg = topology.settings
+
+    def key(name: str) -> str:
+        return key_join(base, name)
+
+    r.unknown_keys(cfg, key_join(base, ""), SECTION_KEYS)
+    mode = r.choice(cfg.get("mode"), key("mode"), MODES, default="snow") or "snow"
+    for other in REGION_ONLY if mode == "snow" else SNOW_ONLY:
+        if cfg.get(other) is not None:
+            r.problem(
+                key(other), f"is not used in {mode} mode", f"remove it, or set {key('mode')}: {'region' if mode == 'snow' else 'snow'}"
+            )
+
+    groups = _groups(cfg.get("groups"), key("groups"), mode, topology, r)
+    name_prefix = _name_prefix(cfg.get("namePrefix"), key("namePrefix"), r)
+    tags = _tags(cfg.get("tags"), key("tags"), r)
+    settings = AwsSettings(mode=mode, groups=groups, name_prefix=name_prefix, tags=tags, key=base)
+
+    if mode == "snow":
+        devices = tuple(Device(name=d.name, address=d.address) for d in topology.endpoints.snow_devices)
+        placement = _placement(cfg.get("placement"), key("placement"), topology, devices, r)
+        insecure = r.boolean(cfg.get("insecure"), key("insecure"), False)
+        ca = _ca_bundle(cfg.get("caBundle"), key("caBundle"), r, read_file)
+        if ca is None and not insecure:
+            r.problem(
+                key("caBundle"),
+                "is required in snow mode: the device's EC2 endpoint serves a certificate of its own CA",
+                f"save each device's certificate (snowballEdge get-certificate) to one PEM file and set {key('caBundle')} to its path, "
+                f"or set {key('insecure')}: true to skip TLS verification (not recommended)",
+            )
+        if ca is not None and insecure:
+            r.problem(key("insecure"), "is set together with caBundle", f"keep {key('caBundle')} and remove {key('insecure')}")
+        credentials_file = r.string(cfg.get("credentialsFile"), key("credentialsFile"), required=False)
+        settings = replace(
+            settings, devices=devices, placement=placement, ca_bundle=ca, insecure=insecure, credentials_file=credentials_file
+        )
+    else:
+        region = r.string(cfg.get("region"), key("region"))
+        if region is not None and not _REGION.match(region):
+            r.problem(key("region"), f"{region!r} is not an AWS region name", "write it like us-west-2")
+        vpc_id = r.string(cfg.get("vpcId"), key("vpcId"))
+        if vpc_id is not None and not _VPC_ID.match(vpc_id):
+            r.problem(key("vpcId"), f"{vpc_id!r} is not a VPC id", "write the VPC's id, like vpc-0a1b2c3d4e5f67890")
+        profile = r.string(cfg.get("profile"), key("profile"), required=False)
+        settings = replace(settings, region=region, vpc_id=vpc_id, profile=profile)
+    r.done()
+    return settings
+
+
+def _groups(value: Any, key: str, mode: str, topology: Topology, r: Reader) -> GroupSelection:
+    cfg = r.mapping(value, key, GROUP_KEYS, required=False)
+    # Region mode is mostly for the machines beside the devices (admin machine, Jenkins); on a device the
+    # admin machine is often a laptop, so its group is opt-in there.
+    nodes = r.boolean(cfg.get("nodes"), key_join(key, "nodes"), True)
+    admin = r.boolean(cfg.get("adminMachine"), key_join(key, "adminMachine"), mode == "region")
+    jenkins_default = mode == "region" and topology.jenkins is not None
+    jenkins = r.boolean(cfg.get("jenkins"), key_join(key, "jenkins"), jenkins_default)
+    if jenkins and topology.jenkins is None:
+        prefix = topology.key_prefix
+        r.problem(
+            key_join(key, "jenkins"),
+            "asks for a Jenkins group, but Jenkins is not enabled",
+            f"set {prefix}managementTools.jenkins (address, clients), or remove {key_join(key, 'jenkins')}",
+        )
+    if not (nodes or admin or jenkins):
+        r.problem(key, "selects no group: nothing would be created", f"set {key_join(key, 'nodes')}: true (the default)")
+    return GroupSelection(nodes=nodes, admin_machine=admin, jenkins=jenkins and topology.jenkins is not None)
+
+
+def _name_prefix(value: Any, key: str, r: Reader) -> str:
+    prefix = r.string(value, key, required=False, default=DEFAULT_NAME_PREFIX) or DEFAULT_NAME_PREFIX
+    if prefix.lower().startswith("sg-") or not re.fullmatch(r"[A-Za-z0-9._\-:/()#,@\[\]+=&;{}!$* ]{1,100}", prefix):
+        r.problem(key, f"{prefix!r} cannot start a security-group name", "use letters, digits and '-' (not starting with sg-), like eksa-")
+    return prefix
+
+
+def _tags(value: Any, key: str, r: Reader) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        r.problem(key, f"must be a mapping, got {type(value).__name__}", "write tags as `key: value` lines")
+        return {}
+    tags: dict[str, str] = {}
+    for k, v in value.items():
+        tkey = key_join(key, str(k))
+        if not isinstance(k, str) or not 0 < len(k) <= 128:
+            r.problem(tkey, "is not a valid tag key", "use a key of 1 to 128 characters")
+        elif k.lower().startswith(RESERVED_TAG_PREFIXES) or k == "Name":
+            r.problem(tkey, "is reserved", "eksa-firewall sets Name and eksa-firewall/* itself, and aws:* belongs to AWS; pick another key")
+        elif not isinstance(v, str | int | float | bool) or len(str(v)) > 256:
+            r.problem(tkey, "must be a text of at most 256 characters", f"set {tkey} to a short text")
+        else:
+            tags[k] = str(v).lower() if isinstance(v, bool) else str(v)
+    if len(tags) > MAX_TAGS - 3:
+        r.problem(key, f"has {len(tags)} tags; AWS allows {MAX_TAGS} and eksa-firewall uses 3", f"keep at most {MAX_TAGS - 3} tags")
+    return tags
+
+
+def _placement(value: Any, key: str, topology: Topology, devices: tuple[Device, ...], r: Reader) -> dict[str, tuple[str, ...]]:
+    allowed = (*(c.name for c in topology.clusters), *PLACEMENT_EXTRA_KEYS)
+    cfg = r.mapping(value, key, allowed, required=False)
+    names = [d.name for d in devices]
+    placement: dict[str, tuple[str, ...]] = {}
+    for owner, raw in cfg.items():
+        if owner not in allowed:
+            continue  # reported by r.mapping
+        okey = key_join(key, owner)
+        items = r.seq(raw, okey, required=True, non_empty=True)
+        chosen: list[str] = []
+        for i, item in enumerate(items):
+            if item not in names:
+                r.problem(
+                    key_join(okey, i),
+                    f"{item!r} is not a device of {topology.key_prefix}endpoints.snowDevices",
+                    f"use one of {', '.join(names) or '(no device listed)'}",
+                )
+            elif item in chosen:
+                r.problem(key_join(okey, i), f"{item!r} is listed twice", "remove the duplicate")
+            else:
+                chosen.append(item)
+        if chosen:
+            placement[owner] = tuple(sorted(chosen))
+    return placement
+
+
+def _ca_bundle(value: Any, key: str, r: Reader, read_file: ReadFile | None) -> CaBundle | None:
+    text = r.string(value, key, required=False)
+    if text is None:
+        return None
+    if _PEM_CERT in text:
+        return CaBundle(pem=text.strip() + "\n")
+    if "\n" in text or text.startswith("-----"):
+        r.problem(key, "looks like PEM text but holds no certificate", f"paste the whole certificate, starting with {_PEM_CERT}")
+        return None
+    if read_file is not None:
+        try:
+            content = read_file(text)
+        except OSError as exc:
+            r.problem(
+                key, f"cannot read {text!r} ({exc.strerror or exc})", "give the path of the PEM file, relative to the project directory"
+            )
+            return None
+        if _PEM_CERT not in content:
+            r.problem(
+                key, f"{text!r} holds no PEM certificate", "save the output of `snowballEdge get-certificate` for each device in this file"
+            )
+            return None
+    return CaBundle(path=text)
+
+
+# --- scope: which groups exist, who their members are ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The groups a stack creates, and the addresses of each group's members (from the topology)."""
+
+    topology: Topology
+    keys: tuple[GroupKey, ...]
+
+    @classmethod
+    def of(cls, topology: Topology, settings: AwsSettings) -> Scope:
+        keys: list[GroupKey] = []
+        if settings.groups.nodes:
+            for c in topology.clusters:
+                keys.append(GroupKey(c.name, CONTROL_PLANE))
+                if c.external_etcd is not None:
+                    keys.append(GroupKey(c.name, ETCD))
+                if c.worker_groups:
+                    keys.append(GroupKey(c.name, WORKER))
+        if settings.groups.admin_machine and topology.admin_machine:
+            keys.append(GroupKey("", ADMIN_MACHINE))
+        if settings.groups.jenkins and topology.jenkins is not None:
+            keys.append(GroupKey("", JENKINS))
+        return cls(topology, tuple(keys))
+
+    def members(self, key: GroupKey) -> tuple[Network, ...]:
+        return group_members(self.topology, key)
+
+    def groups_of(self, cluster: Cluster, endpoint: str) -> tuple[GroupKey, ...]:
+        """The groups that stand for ``endpoint`` of ``cluster``: all of them in scope, or none."""
+        candidates = endpoint_group_keys(self.topology, cluster, endpoint)
+        return candidates if candidates and all(k in self.keys for k in candidates) else ()
+
+
+def group_members(topology: Topology, key: GroupKey) -> tuple[Network, ...]:
+    """A group's members are its role's addresses, exactly as the topology lists them."""
+    if key.role == ADMIN_MACHINE:
+        return topology.admin_machine
+    if key.role == JENKINS:
+        return (topology.jenkins.address,) if topology.jenkins else ()
+    try:
+        cluster = topology.cluster(key.cluster)
+    except KeyError:
+        return ()
+    if key.role == CONTROL_PLANE:
+        return cluster.control_plane.addresses
+    if key.role == ETCD:
+        return cluster.external_etcd.addresses if cluster.external_etcd else ()
+    if key.role == WORKER:
+        return cluster.workers
+    return ()
+
+
+def endpoint_group_keys(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[GroupKey, ...]:
+    """The groups whose members are exactly ``endpoint``'s addresses (empty: a peer with no group)."""
+    c = cluster.name
+    if endpoint == CONTROL_PLANE:
+        return (GroupKey(c, CONTROL_PLANE),)
+    if endpoint == ETCD:
+        return (GroupKey(c, ETCD),) if cluster.external_etcd else (GroupKey(c, CONTROL_PLANE),)
+    if endpoint == WORKER:
+        return (GroupKey(c, WORKER),) if cluster.worker_groups else ()
+    if endpoint == "management-cluster" and cluster.managed_by:
+        manager = topology.cluster(cluster.managed_by)
+        return (GroupKey(manager.name, CONTROL_PLANE), *((GroupKey(manager.name, WORKER),) if manager.worker_groups else ()))
+    if endpoint == ADMIN_MACHINE:
+        return (GroupKey("", ADMIN_MACHINE),)
+    if endpoint == JENKINS:
+        return (GroupKey("", JENKINS),)
+    return ()
+
+
+# --- duties: which group needs which rule for which flow ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Duty:
+    """One flow the groups are responsible for: ``egress`` groups send it, ``ingress`` groups admit it."""
+
+    flow: Flow
+    egress: tuple[GroupKey, ...]
+    ingress: tuple[GroupKey, ...]
+
+
+def duties(topology: Topology, flows: FlowSet, scope: Scope) -> tuple[Duty, ...]:
+    """The flows whose source or destination is a group of ``scope``.
+
+    The control-plane VIP rides on a control-plane instance (kube-vip), so no group can admit traffic to
+    the VIP but not to the instance's own address: a flow to the VIP is admitted by the control-plane
+    group and is owed as a flow to the control-plane addresses. Egress rules, though, match destination
+    addresses, so a flow to the VIP from a group stays a flow to the VIP's own address.
+
+    A client list (clients.api/ssh/nodePort, Jenkins clients) that covers the admin machine or the Jenkins
+    server, when those have a group, makes that machine a client too: its group must let the flow out,
+    so the flow is owed again with that machine as its source ("stand-in").
+    """
+    out: list[Duty] = []
+    for f in flows.flows:
+        cluster = topology.cluster(f.cluster)
+        senders = scope.groups_of(cluster, f.source)
+        if f.destination == CONTROL_PLANE_VIP:
+            if senders:
+                out.append(Duty(f, senders, ()))
+            out.extend(_stand_ins(topology, scope, cluster, f, ()))
+            admitters = scope.groups_of(cluster, CONTROL_PLANE)
+            if admitters:
+                folded = replace(f, destination=CONTROL_PLANE)
+                out.append(Duty(folded, senders, admitters))
+                out.extend(_stand_ins(topology, scope, cluster, folded, admitters))
+            continue
+        admitters = scope.groups_of(cluster, f.destination)
+        if senders or admitters:
+            out.append(Duty(f, senders, admitters))
+        out.extend(_stand_ins(topology, scope, cluster, f, admitters))
+    return tuple(out)
+
+
+CLIENT_ENDPOINTS = ("api-clients", "ssh-clients", "nodeport-clients", "jenkins-clients")
+
+
+def _stand_ins(topology: Topology, scope: Scope, cluster: Cluster, f: Flow, admitters: tuple[GroupKey, ...]) -> list[Duty]:
+    if f.source not in CLIENT_ENDPOINTS:
+        return []
+    clients = endpoint_addresses(topology, cluster, f.source)
+    out: list[Duty] = []
+    for machine in (ADMIN_MACHINE, JENKINS):
+        groups = scope.groups_of(cluster, machine)
+        if machine == f.destination or not groups:
+            continue
+        addresses = endpoint_addresses(topology, cluster, machine)
+        if addresses and all(any(a.version == c.version and a.subnet_of(c) for c in clients) for a in addresses):  # type: ignore[arg-type]
+            out.append(Duty(replace(f, source=machine), groups, admitters))
+    return out
