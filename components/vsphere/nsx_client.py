@@ -21,9 +21,9 @@ import os
 import random
 import tempfile
 import time
-from urllib.parse import quote
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
