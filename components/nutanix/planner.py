@@ -13,7 +13,7 @@ Rules of a role's policy, each with exactly ONE source (the provider reads only 
   3. inbound from the cluster's other roles (category), control-plane, etcd, worker order;
   4. inbound from the managing cluster's roles (category), control-plane then worker;
   5. inbound from external peers (one IPv4 address group each), in ``PEER_ORDER``;
-  6. inbound from IPv6 networks of peers (one ``src_subnets`` entry each), sorted by peer order then network.
+  6. inbound from IPv6 networks of peers (one ``src_subnets`` entry each), sorted by network.
 Adding an address to a peer that already has one changes the peer's address group, not a rule; client
 ranges (``clients.*``) come last so that a peer's first range appends its rule at the end.
 
@@ -230,7 +230,8 @@ def _sources(
             )
         out.append(Source(kind="address-group", ref=key, label=f.source))
     if 6 in families:
-        out.extend(Source(kind="subnet", ref=str(n), label=f"{f.source} {n}") for n in networks if n.version == 6)
+        # Keyed by the network alone: one rule per network even when several peers list it.
+        out.extend(Source(kind="subnet", ref=str(n), label=f"IPv6 network {n}") for n in networks if n.version == 6)
     return out
 
 
@@ -247,7 +248,7 @@ def _source_order(source: Source) -> tuple[int, int, str]:
     if source.kind == "address-group":
         return (4, _peer_rank(source.label), source.ref)
     net = source.network
-    return (5, _peer_rank(source.label), f"{int(net.network_address):039d}/{net.prefixlen:03d}")
+    return (5, 0, f"{int(net.network_address):039d}/{net.prefixlen:03d}")
 
 
 def _rule_order(rule: RuleSpec) -> tuple[int, int, str]:

@@ -179,7 +179,7 @@ def _state(value: Any, key: str, r: Reader) -> str:
 
 def _category_text(text: str, key: str, what: str, r: Reader) -> str:
     if len(text) > MAX_CATEGORY_LENGTH:
-        r.problem(key, f"the category {what} {text!r} is longer than {MAX_CATEGORY_LENGTH} characters", f"use a shorter {what}")
+        r.problem(key, f"the category {what} {text!r} is longer than {MAX_CATEGORY_LENGTH} characters", f"set {key} to a shorter {what}")
     if text.startswith("$"):
         r.problem(key, f"the category {what} {text!r} starts with '$', which Prism Central reserves", "remove the leading '$'")
     if "/" in text:
@@ -204,7 +204,7 @@ def _categories(topology: Topology, raw: Any, key: str, category_key: str, r: Re
             role_cfg = r.mapping(cluster_cfg.get(role), rkey, ("key", "value"), required=False)
             ck = r.string(role_cfg.get("key"), key_join(rkey, "key"), required=False, default=category_key) or category_key
             cv = r.string(role_cfg.get("value"), key_join(rkey, "value"), required=False)
-            value_key = key_join(rkey, "value") if cv is not None else key
+            value_key = key_join(rkey, "value")  # for a default value too: where to put a shorter one
             cv = cv or default_category_value(cluster.name, role)
             if role_cfg.get("key") is not None:
                 _category_text(ck, key_join(rkey, "key"), "key", r)
