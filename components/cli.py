@@ -142,7 +142,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     out += ["", heading(f"Resources that `pulumi up` would register ({len(doc['resources'])})", fmt)]
     out += ["", table(("type", "name", "parent"), [(r["type"], r["name"], names.get(r["parent"], "-")) for r in doc["resources"]], fmt)]
     out += ["", heading("Stack outputs", fmt), ""]
-    out += [table(("output", "value"), [(k, json.dumps(v, sort_keys=True)) for k, v in doc["outputs"].items()], fmt)]
+    out += [table(("output", "value"), _flatten(doc["outputs"]), fmt)]
     out += ["", heading(f"Flows ({len(doc['flows'])})", fmt), ""]
     out += [table(("cluster", "from", "to", "proto", "ports", "catalog rows"),
                   [(f["cluster"], f["source"], f["destination"], f["protocol"], f["ports"], ", ".join(f["rows"])) for f in doc["flows"]], fmt)]  # fmt: skip
@@ -150,6 +150,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     out += [table(("cluster", "row", "why"), [(x["cluster"], x["row"], x["why"]) for x in doc["local_only"]], fmt)]
     print("\n".join(out))
     return EXIT_OK
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Nested outputs as one line per leaf: ``vsphereRoleTags.mgmt.worker  urn:...``."""
+    if isinstance(value, dict) and value:
+        return [row for k, v in value.items() for row in _flatten(v, f"{prefix}.{k}" if prefix else str(k))]
+    return [(prefix, value if isinstance(value, str) else json.dumps(value, sort_keys=True))]
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
