@@ -29,6 +29,7 @@ from typing import Any
 
 from ..catalog import Protocol
 from ..engine import Registration
+from ..errors import EksaFirewallError
 from ..flows import Access, Flow, FlowSet, normalize
 from ..ports import MAX_ICMP_TYPE, MAX_PORT, PortRange, PortSet, merge, subtract
 from ..reader import Network
@@ -87,6 +88,7 @@ def allowed(topology: Topology, resources: Sequence[Registration]) -> frozenset[
         elif res.type == LEGACY_RULE:
             rules.extend(_legacy(res.inputs, groups))
 
+    _check_copies(resources, rules)
     managed = {n for members in groups.values() for n in members}
     ingress: dict[tuple[Network, Network, Protocol], list[PortRange]] = defaultdict(list)
     egress: dict[tuple[Network, Network, Protocol], list[PortRange]] = defaultdict(list)
@@ -107,6 +109,26 @@ def allowed(topology: Topology, resources: Sequence[Registration]) -> frozenset[
         arriving = merge(ingress.get(key, ())) if d in managed else _EVERY[proto]
         out.extend(Access(s, d, proto, r) for r in _intersect(leaving, arriving))
     return normalize(out)
+
+
+def _check_copies(resources: Sequence[Registration], rules: Sequence[_Rule]) -> None:
+    """Snow keeps one copy of a group per device, and a role's machines may run on any of those devices:
+    the copies must hold the same rules, or no single answer says what the role's machines are allowed."""
+    by_group: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
+    for rule in rules:
+        by_group[rule.group].add((rule.direction, rule.protocol, rule.ports, rule.family, tuple(sorted(map(str, rule.peers)))))
+    copies: dict[GroupKey, list[Registration]] = defaultdict(list)
+    for res in resources:
+        if res.type == SECURITY_GROUP and res.id:
+            copies[_group_key(res.inputs)].append(res)
+    for key, regs in copies.items():
+        first = regs[0]
+        for other in regs[1:]:
+            if by_group[other.id or ""] != by_group[first.id or ""]:
+                raise EksaFirewallError(
+                    f"the copies of security group {key.label} differ ({first.name} and {other.name}): "
+                    "a role's machines may run on any device holding the group, so its copies must hold the same rules"
+                )
 
 
 def _intersect(a: PortSet, b: PortSet) -> PortSet:

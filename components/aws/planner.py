@@ -219,7 +219,9 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
         src_keys = frozenset(endpoint_keys(topology, cluster, f.source) or (f.source,))
         dst_keys = frozenset(endpoint_keys(topology, cluster, f.destination) or (f.destination,))
         for g in duty.ingress:
-            add(g, "ingress", peers(g, duty.egress, src, f.protocol), duty, src_keys)
+            # A stand-in's addresses are already in a client list's CIDRs: name them by CIDR too, so that
+            # an address listed exactly once is one rule, not a CIDR rule and a group reference.
+            add(g, "ingress", peers(g, () if duty.stand_in else duty.egress, src, f.protocol), duty, src_keys)
         for g in duty.egress:
             add(g, "egress", peers(g, duty.ingress, dst, f.protocol), duty, dst_keys)
         if duty.ingress:

@@ -373,6 +373,7 @@ class Duty:
     flow: Flow
     egress: tuple[GroupKey, ...]
     ingress: tuple[GroupKey, ...]
+    stand_in: bool = False  # the source is a machine found inside a client list (see ``duties``)
 
 
 def duties(topology: Topology, flows: FlowSet, scope: Scope) -> tuple[Duty, ...]:
@@ -422,5 +423,5 @@ def _stand_ins(topology: Topology, scope: Scope, cluster: Cluster, f: Flow, admi
             continue
         addresses = endpoint_addresses(topology, cluster, machine)
         if addresses and all(any(a.version == c.version and a.subnet_of(c) for c in clients) for a in addresses):  # type: ignore[arg-type]
-            out.append(Duty(replace(f, source=machine), groups, admitters))
+            out.append(Duty(replace(f, source=machine), groups, admitters, stand_in=True))
     return out

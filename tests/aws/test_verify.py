@@ -1,0 +1,180 @@
+"""verify: the registered groups and rules allow exactly the required flows, under Pulumi's mocks.
+
+For the example stacks, a table of hand-picked environments and generated ones (hypothesis). And verify
+must be able to fail: a rule taken away is reported missing, a CIDR slipped in is reported excess, and
+no rule is superfluous (taking any one away breaks the equality).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from components.engine import Registration
+from components.errors import EksaFirewallError
+from components.verify import verify
+from tests.aws.configs import SECRETS, config, environments, region_config
+from tests.helpers import Planned, plan_config, plan_stack
+
+SG = "aws:ec2/securityGroup:SecurityGroup"
+RULES = ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+
+
+def _plan(cfg: dict[str, Any]) -> Planned:
+    return plan_config(cfg, secrets=SECRETS)
+
+
+def _ok(planned: Planned) -> None:
+    report = verify(planned.topology, planned.flows, planned.run.resources)
+    assert report.ok, {"missing": [str(a) for a in report.missing[:10]], "excess": [str(a) for a in report.excess[:10]]}
+    assert report.required, "an environment with groups owes some flows"
+
+
+@pytest.mark.parametrize("stack", ["snow-example", "aws-region-example"])
+def test_example_stacks_verify(stack: str) -> None:
+    _ok(plan_stack(stack))
+
+
+CASES = {
+    "snow-default": config(),
+    "snow-all-groups": config(
+        managementTools={"jenkins": {"address": "10.0.5.5", "clients": ["10.0.5.0/24"]}},
+        aws={"groups": {"adminMachine": True, "jenkins": True}},
+    ),
+    "snow-cilium-off": config(cilium=False),
+    "snow-ipv6": config(
+        adminMachine={"addresses": ["10.0.0.10", "fd00:0::10"]},
+        clients={"api": ["fd00:99::/64"], "ssh": ["10.0.9.0/24", "fd00:9::/64"]},
+        clusters=[
+            {
+                "name": "v6",
+                "controlPlane": {"endpoint": "fd00:2::100", "addresses": ["fd00:2::/120", "10.0.2.0/28"]},
+                "workerGroups": [{"name": "md-0", "addresses": ["fd00:2::1:0/120"]}],
+            }
+        ],
+    ),
+    "snow-admin-as-ssh-client": config(clients={"ssh": ["10.0.0.10/32"], "api": ["10.0.0.0/24"]}, aws={"groups": {"adminMachine": True}}),
+    "snow-no-workers": config(clusters=[{"name": "solo", "controlPlane": {"endpoint": "10.0.2.100", "addresses": ["10.0.2.0/28"]}}]),
+    "snow-placement": config(aws={"placement": {"w1": ["dev-b"], "mgmt": ["dev-a"]}}),
+    "region-nodes": region_config(),
+    "region-everything": region_config(
+        managementTools={"jenkins": {"address": "10.0.5.5", "clients": ["10.0.5.0/24", "10.0.0.10/32"]}},
+        aws={"groups": {"nodes": True, "adminMachine": True, "jenkins": True}},
+    ),
+    "region-bastion-only": region_config(
+        clients={"ssh": ["10.0.0.0/24"], "api": ["10.0.0.10/32"]}, aws={"groups": {"nodes": False, "adminMachine": True}}
+    ),
+    "region-ipv6": region_config(
+        clusters=[
+            {
+                "name": "v6",
+                "controlPlane": {"endpoint": "fd00:2::100", "addresses": ["fd00:2::/120", "10.0.2.0/28"]},
+                "etcd": {"external": True, "addresses": ["fd00:2::2:0/120"]},
+                "workerGroups": [{"name": "md-0", "addresses": ["fd00:2::1:0/120", "10.0.2.16/28"]}],
+            }
+        ]
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_table_of_environments_verify(name: str) -> None:
+    _ok(_plan(CASES[name]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(environments(mode="snow"))
+def test_generated_snow_environments_verify(cfg: dict[str, Any]) -> None:
+    _ok(_plan(cfg))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(environments(mode="region"))
+def test_generated_region_environments_verify(cfg: dict[str, Any]) -> None:
+    _ok(_plan(cfg))
+
+
+# --- verify can fail ------------------------------------------------------------------------------------
+
+
+def _with_inputs(res: Registration, **inputs: Any) -> Registration:
+    return dataclasses.replace(res, inputs={**res.inputs, **inputs})
+
+
+def test_a_missing_inline_block_is_reported() -> None:
+    planned = _plan(config(aws={"placement": {"mgmt": ["dev-a"], "w1": ["dev-b"]}}))
+    resources = list(planned.run.resources)
+    i = next(i for i, r in enumerate(resources) if r.type == SG and r.inputs.get("egress"))
+    resources[i] = _with_inputs(resources[i], egress=resources[i].inputs["egress"][1:])
+    report = verify(planned.topology, planned.flows, resources)
+    assert report.missing and not report.excess
+
+
+def test_device_copies_that_differ_are_refused() -> None:
+    """A group on two devices: a rule missing from one copy only cannot be hidden by the other copy."""
+    planned = _plan(config())
+    resources = list(planned.run.resources)
+    i = next(i for i, r in enumerate(resources) if r.type == SG and r.inputs.get("egress"))
+    resources[i] = _with_inputs(resources[i], egress=resources[i].inputs["egress"][1:])
+    with pytest.raises(EksaFirewallError, match="copies of security group"):
+        verify(planned.topology, planned.flows, resources)
+
+
+def test_a_slipped_in_cidr_is_reported_as_excess() -> None:
+    planned = _plan(config(aws={"placement": {"mgmt": ["dev-a"], "w1": ["dev-b"]}}))
+    resources = list(planned.run.resources)
+    i = next(i for i, r in enumerate(resources) if r.type == SG and r.inputs.get("ingress"))
+    extra = {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["203.0.113.0/24"], "description": "x"}
+    resources[i] = _with_inputs(resources[i], ingress=[*resources[i].inputs["ingress"], extra])
+    report = verify(planned.topology, planned.flows, resources)
+    assert report.excess and not report.missing
+    assert {str(a.source) for a in report.excess} == {"203.0.113.0/24"}
+
+
+def test_allow_all_egress_is_reported_as_excess() -> None:
+    planned = _plan(config(aws={"placement": {"mgmt": ["dev-a"], "w1": ["dev-b"]}}))
+    resources = list(planned.run.resources)
+    i = next(i for i, r in enumerate(resources) if r.type == SG)
+    everything = {"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}
+    resources[i] = _with_inputs(resources[i], egress=[everything])
+    assert verify(planned.topology, planned.flows, resources).excess
+
+
+@pytest.mark.parametrize("name", ["region-nodes", "region-everything", "region-bastion-only"])
+def test_every_region_rule_is_necessary(name: str) -> None:
+    """Taking any one rule away breaks the equality: no rule is superfluous, none is redundant."""
+    planned = _plan(CASES[name])
+    resources = planned.run.resources
+    rules = [i for i, r in enumerate(resources) if r.type in RULES]
+    assert rules
+    for i in rules:
+        report = verify(planned.topology, planned.flows, [*resources[:i], *resources[i + 1 :]])
+        assert report.missing, f"{resources[i].name} is not needed"
+
+
+def test_every_snow_cidr_is_necessary() -> None:
+    one_copy = {"mgmt": ["dev-a"], "w1": ["dev-b"], "adminMachine": ["dev-a"], "jenkins": ["dev-b"]}
+    planned = _plan(
+        config(
+            managementTools={"jenkins": {"address": "10.0.5.5", "clients": ["10.0.5.0/24", "10.0.0.10/32"]}},
+            clients={"ssh": ["10.0.0.0/24"], "api": ["192.168.0.0/24"]},
+            aws={"groups": {"adminMachine": True, "jenkins": True}, "placement": one_copy},
+        )
+    )
+    resources = list(planned.run.resources)
+    checked = 0
+    for i, res in enumerate(resources):
+        if res.type != SG:
+            continue
+        for direction in ("ingress", "egress"):
+            blocks = list(res.inputs.get(direction) or ())
+            for b, block in enumerate(blocks):
+                for c, cidr in enumerate(block.get("cidrBlocks") or ()):
+                    cut = {**block, "cidrBlocks": [x for k, x in enumerate(block["cidrBlocks"]) if k != c]}
+                    changed = [*resources[:i], _with_inputs(res, **{direction: [*blocks[:b], cut, *blocks[b + 1 :]]}), *resources[i + 1 :]]
+                    assert verify(planned.topology, planned.flows, changed).missing, f"{res.name} {direction} {cidr} is not needed"
+                    checked += 1
+    assert checked > 20
