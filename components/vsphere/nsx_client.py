@@ -101,11 +101,13 @@ class NsxClient:
         self._ca_file: str | None = None
         self._http = requests.Session()
         self._http.headers.update({"Accept": "application/json"})
+        # Passed on every call: a session-level `verify` loses to REQUESTS_CA_BUNDLE in the environment.
+        self._verify: bool | str = True
         if insecure:
-            self._http.verify = False
+            self._verify = False
             log.warning("NSX %s: TLS certificate verification is OFF (nsx.insecure: true)", self.base)
         elif ca_bundle:
-            self._http.verify = self._ca_path(ca_bundle)
+            self._verify = self._ca_path(ca_bundle)
         if auth == "basic":
             self._http.auth = (username, password)
 
@@ -119,13 +121,15 @@ class NsxClient:
         resp = self._call("GET", path, missing_ok=True)
         return None if resp is None else resp.json()
 
-    def list(self, path: str, *, max_pages: int = 1000) -> list[dict[str, Any]]:
+    def list(self, path: str, *, page_size: int | None = None, max_pages: int = 1000) -> list[dict[str, Any]]:
         """Every item of a list endpoint, following ``cursor`` (bounded)."""
         items: list[dict[str, Any]] = []
         cursor: str | None = None
         for _ in range(max_pages):
-            query = f"?cursor={quote(cursor)}" if cursor else ""
-            resp = self._call("GET", f"{path}{query}")
+            params = [f"page_size={page_size}"] if page_size else []
+            if cursor:
+                params.append(f"cursor={quote(cursor)}")
+            resp = self._call("GET", path + ("?" + "&".join(params) if params else ""))
             assert resp is not None
             data = resp.json()
             items.extend(data.get("results") or [])
@@ -150,7 +154,7 @@ class NsxClient:
         """End the session (best effort) and release the connection pool."""
         if self.auth == "session" and self._xsrf is not None:
             with contextlib.suppress(requests.RequestException):
-                self._http.post(f"{self.base}/api/session/destroy", headers=self._auth_headers(), timeout=self.timeout)
+                self._http.post(f"{self.base}/api/session/destroy", headers=self._auth_headers(), timeout=self.timeout, verify=self._verify)
             self._xsrf = None
         self._http.close()
         if self._ca_file:
@@ -193,7 +197,7 @@ class NsxClient:
         while True:
             attempt += 1
             try:
-                return self._http.request(method, url, timeout=self.timeout, **kwargs)
+                return self._http.request(method, url, timeout=self.timeout, verify=self._verify, **kwargs)
             except requests.exceptions.SSLError as exc:
                 raise NsxError(
                     f"TLS verification of {self.base} failed ({type(exc).__name__}): give the NSX Manager's CA as nsx.caBundle"
