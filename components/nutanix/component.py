@@ -78,7 +78,7 @@ class NutanixFirewall(pulumi.ComponentResource):
             )
         self.address_groups: dict[str, nutanix.AddressGroupsV2] = {
             a.key: nutanix.AddressGroupsV2(
-                child_name(name, "addresses", a.key),
+                child_name(name, "addresses", *a.key.split("/")),
                 name=a.name,
                 description=a.description,
                 ipv4_addresses=[{"value": str(n.network_address), "prefix_length": n.prefixlen} for n in a.networks],
@@ -90,6 +90,14 @@ class NutanixFirewall(pulumi.ComponentResource):
         self.policies: dict[str, nutanix.NetworkSecurityPolicyV2] = {
             category_ref(p.cluster, p.role): self._policy(name, p, child) for p in self.plan.policies
         }
+        ipv6 = sorted({r.source.ref for p in self.plan.policies for r in p.rules if r.source and r.source.kind == "subnet"})
+        if ipv6:
+            pulumi.log.warn(
+                f"IPv6 sources {', '.join(ipv6)} become src_subnets rules; Flow's v4 API types src_subnet as an IPv4 "
+                "address and application policies may not match IPv6: check them in MONITOR before ENFORCE "
+                "(docs/platforms/nutanix.md, IPv6)",
+                resource=self,
+            )
         self.register_outputs(self.stack_outputs())
 
     def _policy(self, name: str, p: PolicySpec, opts: pulumi.ResourceOptions) -> nutanix.NetworkSecurityPolicyV2:

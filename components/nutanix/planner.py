@@ -19,6 +19,10 @@ ranges (``clients.*``) come last so that a peer's first range appends its rule a
 
 Services are service groups, one per catalog row and its effective ports, named after the row, so the
 Flow UI shows *why* a port is open.
+
+Every object is named and keyed by its cluster (``<prefix><cluster>-...``): EKS-A cluster names are unique in
+a Prism Central, so two stacks sharing one Prism Central cannot collide, and removing a cluster from the stack
+removes exactly its objects.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ class Source:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ServiceGroupSpec:
-    key: str  # stable: "<row id>/<protocol>/<ports>"
+    key: str  # stable: "<cluster>/<row id>/<protocol>/<ports>"
     name: str
     description: str
     row: str  # catalog row id (or "a+b" for a flow-level group)
@@ -75,7 +79,7 @@ class ServiceGroupSpec:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AddressGroupSpec:
-    key: str  # stable: the peer, or "<cluster>-api-load-balancer"
+    key: str  # stable: "<cluster>/<peer>"
     name: str
     description: str
     networks: tuple[ipaddress.IPv4Network, ...]
@@ -218,14 +222,12 @@ def _sources(
     out: list[Source | None] = []
     v4 = tuple(n for n in networks if isinstance(n, ipaddress.IPv4Network))
     if v4 and 4 in families:
-        key = f"{cluster.name}-{f.source}" if f.source == "api-load-balancer" else f.source
+        key = f"{cluster.name}/{f.source}"
         if key not in groups:
             groups[key] = AddressGroupSpec(
                 key=key,
-                name=f"{prefix}{key}",
-                description=f"EKS Anywhere peer {f.source}"
-                + (f" of cluster {cluster.name}" if key != f.source else "")
-                + " (eksa-firewall)",
+                name=f"{prefix}{cluster.name}-{f.source}",
+                description=f"EKS Anywhere cluster {cluster.name}: {f.source} (eksa-firewall)",
                 networks=v4,
             )
         out.append(Source(kind="address-group", ref=key, label=f.source))
@@ -235,8 +237,7 @@ def _sources(
     return out
 
 
-def _peer_rank(label: str) -> int:
-    peer = label.split(" ", maxsplit=1)[0]
+def _peer_rank(peer: str) -> int:
     return PEER_ORDER.index(peer) if peer in PEER_ORDER else len(PEER_ORDER)
 
 
@@ -273,22 +274,24 @@ def _service_groups(
         row = catalog[row_id]
         ports = row_ports(row, topology, cluster)
         covered.append(ports)
-        keys.append(_service_group(groups, prefix, row.id, row.purpose, f.protocol, ports))
+        keys.append(_service_group(groups, prefix, cluster.name, row.id, row.purpose, f.protocol, ports))
     if merge(r for ps in covered for r in ps) != f.ports:
         # Not a row-by-row flow (never the case for flows into nodes today): one group for the whole flow.
-        keys = [_service_group(groups, prefix, "+".join(f.rows), f"{f.source} to {f.destination}", f.protocol, f.ports)]
+        keys = [_service_group(groups, prefix, cluster.name, "+".join(f.rows), f"{f.source} to {f.destination}", f.protocol, f.ports)]
     return keys
 
 
-def _service_group(groups: dict[str, ServiceGroupSpec], prefix: str, row: str, purpose: str, protocol: Protocol, ports: PortSet) -> str:
+def _service_group(
+    groups: dict[str, ServiceGroupSpec], prefix: str, cluster: str, row: str, purpose: str, protocol: Protocol, ports: PortSet
+) -> str:
     text = format_ports(ports)
-    key = f"{row}/{protocol}/{text}"
+    key = f"{cluster}/{row}/{protocol}/{text}"
     if key not in groups:
         unit = "ICMP type" if protocol == "icmp" else f"{protocol.upper()}"
         groups[key] = ServiceGroupSpec(
             key=key,
-            name=f"{prefix}{row}-{protocol}-{text.replace('|', '_')}",
-            description=f"EKS Anywhere: {purpose} ({unit} {text}; eksa-firewall catalog row {row})",
+            name=f"{prefix}{cluster}-{row}-{protocol}-{text.replace('|', '_')}",
+            description=f"EKS Anywhere cluster {cluster}: {purpose} ({unit} {text}; eksa-firewall catalog row {row})",
             row=row,
             purpose=purpose,
             protocol=protocol,

@@ -29,7 +29,6 @@ DEFAULT_NAME_PREFIX = "eksa-"
 MAX_CATEGORY_LENGTH = 64
 # CAPX puts KubernetesClusterName=<cluster> on every VM of a cluster: it cannot tell roles apart, and CAPX owns it.
 RESERVED_CATEGORY_KEYS = ("KubernetesClusterName",)
-MAX_NAME_LENGTH = 80  # our own limit for Prism object names: readable in the Flow UI, far below API limits
 ROLES = ("control-plane", "etcd", "worker")
 
 _KEYS = ("state", "clusterStates", "namePrefix", "categoryKey", "categories", "scope", "vpcReferences", "hitlog", "provider")
@@ -144,11 +143,6 @@ def parse_settings(topology: Topology) -> NutanixSettings:
 
     hitlog = r.boolean(cfg.get("hitlog"), k("hitlog"), False)
     provider = _provider(topology, cfg.get("provider"), k("provider"), r)
-
-    names = [f"{prefix}{c}-{role}" for c in cluster_names for role in ROLES]
-    too_long = [n for n in names if len(n) > MAX_NAME_LENGTH]
-    if too_long:
-        r.problem(k("namePrefix"), f"makes policy names longer than {MAX_NAME_LENGTH} characters ({too_long[0]})", "use a shorter prefix")
 
     r.done()
     return NutanixSettings(

@@ -132,8 +132,9 @@ def test_adding_a_client_range_moves_no_rule(client: str) -> None:
     report = verify(after_run.topology, after_run.flows, after_run.run.resources)
     assert report.ok, report.to_json()
     groups = {r.inputs["name"]: r.inputs["ipv4Addresses"] for r in after_run.run.of_type(ADDRESS_GROUP)}
-    group = {"api": "eksa-api-clients", "ssh": "eksa-ssh-clients", "nodePort": "eksa-nodeport-clients"}[client]
-    assert {"value": "10.60.0.0", "prefixLength": 16} in groups[group]
+    peer = {"api": "api-clients", "ssh": "ssh-clients", "nodePort": "nodeport-clients"}[client]
+    for cluster in ("mgmt", "prod"):
+        assert {"value": "10.60.0.0", "prefixLength": 16} in groups[f"eksa-{cluster}-{peer}"]
 
 
 def test_a_new_client_peer_lands_after_every_existing_rule() -> None:

@@ -69,7 +69,7 @@ def test_a_dropped_rule_is_missing(example: Planned) -> None:
 
 
 def test_only_the_first_spec_the_first_application_spec_and_the_first_subnet_count(example: Planned) -> None:
-    ssh_group = ids(example, SERVICE_GROUP, "eksa-cp-ssh-tcp-22")
+    ssh_group = ids(example, SERVICE_GROUP, "eksa-prod-cp-ssh-tcp-22")
 
     def extras(inputs: dict[str, Any]) -> None:
         rule = rule_from(inputs, "From ssh-clients")
@@ -90,7 +90,7 @@ def test_only_the_first_spec_the_first_application_spec_and_the_first_subnet_cou
 
 
 def test_a_second_subnet_first_would_count(example: Planned) -> None:
-    ssh_group = ids(example, SERVICE_GROUP, "eksa-cp-ssh-tcp-22")
+    ssh_group = ids(example, SERVICE_GROUP, "eksa-prod-cp-ssh-tcp-22")
 
     def first(inputs: dict[str, Any]) -> None:
         rule = copy.deepcopy(rule_from(inputs, "From ssh-clients"))
@@ -108,7 +108,7 @@ def test_a_wider_service_group_is_excess(example: Planned) -> None:
     def widen(inputs: dict[str, Any]) -> None:
         inputs["tcpServices"] = [{"startPort": 22, "endPort": 23}]
 
-    report = edited(example, SERVICE_GROUP, "eksa-cp-ssh-tcp-22", widen)
+    report = edited(example, SERVICE_GROUP, "eksa-prod-cp-ssh-tcp-22", widen)
     assert report.excess and {str(a.ports) for a in report.excess} == {"23"}
     assert not report.missing
 

@@ -67,13 +67,9 @@ def test_adding_a_range_to_a_peer_changes_no_rule() -> None:
     cfg["adminMachine"]["addresses"].append("10.10.0.6")
     after = planned(cfg)
     assert [p.rules for p in after.policies] == [p.rules for p in before.policies]
-    changed = {a.key for a in after.address_groups} & {b.key for b in before.address_groups}
-    assert changed == {"admin-machine", "api-clients", "ssh-clients", "nodeport-clients"}
+    assert [a.key for a in after.address_groups] == [b.key for b in before.address_groups]
     assert {a.key: len(a.networks) for a in after.address_groups} == {
-        "admin-machine": 2,
-        "api-clients": 2,
-        "ssh-clients": 2,
-        "nodeport-clients": 2,
+        f"{c}/{peer}": 2 for c in ("mgmt", "prod") for peer in ("admin-machine", "api-clients", "ssh-clients", "nodeport-clients")
     }
 
 
@@ -89,8 +85,8 @@ def test_a_peers_first_range_appends_its_rule() -> None:
         for o, n in zip(old.policies, new.policies, strict=True):
             assert [identity(r) for r in n.rules[: len(o.rules)]] == [identity(r) for r in o.rules]
     assert [identity(r) for r in policy(after, "mgmt", "worker").rules][-2:] == [
-        ("inbound", "ssh-clients"),
-        ("inbound", "nodeport-clients"),
+        ("inbound", "mgmt/ssh-clients"),
+        ("inbound", "mgmt/nodeport-clients"),
     ]
 
 
@@ -103,20 +99,20 @@ def test_rules_of_the_example_roles() -> None:
         ("inbound", "prod/worker"),
         ("inbound", "mgmt/control-plane"),
         ("inbound", "mgmt/worker"),
-        ("inbound", "admin-machine"),
-        ("inbound", "api-clients"),
-        ("inbound", "ssh-clients"),
+        ("inbound", "prod/admin-machine"),
+        ("inbound", "prod/api-clients"),
+        ("inbound", "prod/ssh-clients"),
     ]
     etcd = policy(p, "prod", "etcd")
     assert [identity(r) for r in etcd.rules][2:] == [
         ("inbound", "prod/control-plane"),
         ("inbound", "mgmt/control-plane"),
         ("inbound", "mgmt/worker"),
-        ("inbound", "admin-machine"),
-        ("inbound", "ssh-clients"),
+        ("inbound", "prod/admin-machine"),
+        ("inbound", "prod/ssh-clients"),
     ]
     # Intra-group: only what the flows require (etcd peers), never "allow everything".
-    assert etcd.rules[1].services == ("etcd-server/tcp/2379-2380",)
+    assert etcd.rules[1].services == ("prod/etcd-server/tcp/2379-2380",)
 
 
 def test_services_are_catalog_rows_with_their_effective_ports() -> None:
@@ -125,9 +121,9 @@ def test_services_are_catalog_rows_with_their_effective_ports() -> None:
     cfg["clusters"][1]["etcd"].update(clientPort=12379, peerPort=12380)
     p = planned(cfg)
     keys = {s.key for s in p.service_groups}
-    assert {"cp-kube-apiserver/tcp/443", "cp-kube-apiserver/tcp/6443", "etcd-server/tcp/12379-12380"} <= keys
-    assert "nutanix-etcd-client/tcp/12379" in keys and "nutanix-etcd-peer/tcp/12380" in keys
-    assert next(s for s in p.service_groups if s.key == "cilium-icmp-echo/icmp/8").name == "eksa-cilium-icmp-echo-icmp-8"
+    assert {"prod/cp-kube-apiserver/tcp/443", "mgmt/cp-kube-apiserver/tcp/6443", "prod/etcd-server/tcp/12379-12380"} <= keys
+    assert "prod/nutanix-etcd-client/tcp/12379" in keys and "prod/nutanix-etcd-peer/tcp/12380" in keys
+    assert next(s for s in p.service_groups if s.key == "mgmt/cilium-icmp-echo/icmp/8").name == "eksa-mgmt-cilium-icmp-echo-icmp-8"
 
 
 def test_cilium_off_leaves_no_cilium_service() -> None:
