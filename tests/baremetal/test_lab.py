@@ -1,0 +1,243 @@
+"""Real packets: the rendered rulesets loaded with the real `nft` in network namespaces (tests/baremetal/lab.py).
+
+For the example stack and its external-etcd variant: every required flow connects (TCP: the echo comes back),
+is delivered (UDP: the echo comes back; DHCP from 0.0.0.0: the listener logged it) or answers (ICMP echo), and
+every probe of a grid of non-required (source, destination, port) combinations is blocked. Needs root, `ip`
+and `nft`: without them these tests fail with the reason (CI runs as root and installs both).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from components.flows import Access, expand
+from components.ports import PortRange
+from tests.baremetal.common import example_config, external_etcd_config, plan, registered_rulesets
+from tests.baremetal.lab import PROJECT_DIR, Host, Lab, LabError, build_hosts, require_lab
+from tests.helpers import PROJECT, Planned
+
+# Ports probed on every protected machine besides the required ones: the brief's sensitive ports
+# (controller-manager, scheduler, etcd, kubelet, SSH) and every port of the bare-metal and Cilium rows.
+SAMPLE_TCP = (22, 80, 443, 623, 2379, 2380, 4240, 6443, 7171, 7172, 8080, 10250, 10257, 10259, 30000, 32767, 42113, 50061)
+SAMPLE_UDP = (67, 69, 514, 623, 6081)
+TIMEOUT = 1.0  # seconds per probe; a required probe that fails is retried once with RETRY_TIMEOUT
+RETRY_TIMEOUT = 3.0
+PASS = {"tcp": ("open",), "udp": ("answered",), "icmp": ("echo reply",)}
+
+
+def _ends(r: PortRange) -> list[int]:
+    return sorted({r.lo, r.hi})
+
+
+def _lab_address(lab: Lab, net: Any) -> tuple[Host, str] | None:
+    """A lab machine with an address inside ``net`` (the machine itself for a /32)."""
+    for h in lab.hosts:
+        for a in h.addresses:
+            if a.version == net.version and a.subnet_of(net):
+                return h, str(a.network_address)
+    return None
+
+
+def required_probes(lab: Lab, planned: Planned) -> dict[str, list[dict[str, Any]]]:
+    batches: dict[str, list[dict[str, Any]]] = {h.name: [] for h in lab.hosts}
+    for a in sorted(expand(planned.topology, planned.flows.flows)):
+        if a.source == ipaddress.ip_network("0.0.0.0/32"):
+            continue  # DHCPDISCOVER: test_dhcp_broadcast_from_unaddressed_machine
+        src = _lab_address(lab, a.source)
+        dst = _lab_address(lab, a.destination)
+        assert src is not None and dst is not None, f"the lab has no machine for {a}"
+        if src[0] is dst[0]:
+            continue  # a machine talking to itself goes through lo
+        for port in _ends(a.ports):
+            batches[src[0].name].append(
+                {"protocol": a.protocol, "source": src[1], "destination": dst[1], "port": port, "timeout": TIMEOUT, "access": str(a)}
+            )
+    return batches
+
+
+def _required(accesses: frozenset[Access], src: str, dst: str, proto: str, port: int) -> bool:
+    s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
+    return any(a.protocol == proto and s in a.source and d in a.destination and port in a.ports for a in accesses)
+
+
+def blocked_probes(lab: Lab, planned: Planned) -> dict[str, list[dict[str, Any]]]:
+    accesses = expand(planned.topology, planned.flows.flows)
+    protected = [h for h in lab.hosts if h.ruleset is not None]
+    batches: dict[str, list[dict[str, Any]]] = {h.name: [] for h in lab.hosts}
+    for src_host in lab.hosts:
+        sources = src_host.addresses[:1] if src_host.role == "bmc" else src_host.addresses
+        for s in sources:
+            for dst_host in protected:
+                if dst_host is src_host:
+                    continue
+                for d in dst_host.addresses:
+                    grid = [("tcp", p) for p in SAMPLE_TCP] + [("udp", p) for p in SAMPLE_UDP] + [("icmp", 8)]
+                    for proto, port in grid:
+                        src_ip, dst_ip = str(s.network_address), str(d.network_address)
+                        if not _required(accesses, src_ip, dst_ip, proto, port):
+                            batches[src_host.name].append(
+                                {"protocol": proto, "source": src_ip, "destination": dst_ip, "port": port, "timeout": TIMEOUT}
+                            )
+    return batches
+
+
+def _lab_for(planned: Planned) -> Iterator[Lab]:
+    try:
+        require_lab()
+    except LabError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    lab = Lab(build_hosts(planned.topology, registered_rulesets(planned)))
+    try:
+        lab.start()
+        lab.load_rulesets()
+        tcp = sorted(
+            {p for a in expand(planned.topology, planned.flows.flows) if a.protocol == "tcp" for p in _ends(a.ports)} | set(SAMPLE_TCP)
+        )
+        udp = sorted(
+            {p for a in expand(planned.topology, planned.flows.flows) if a.protocol == "udp" for p in _ends(a.ports)} | set(SAMPLE_UDP)
+        )
+        for h in lab.hosts:
+            if h.role not in ("outside", "pxe"):
+                lab.listen(h, tcp, udp)
+        yield lab
+    finally:
+        lab.close()
+
+
+VARIANTS = {"example": example_config, "external-etcd": external_etcd_config}
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def planned_lab(request: pytest.FixtureRequest) -> Iterator[tuple[Planned, Lab]]:
+    config = VARIANTS[request.param]()
+    planned = plan(config)
+    for lab in _lab_for(planned):
+        # The same configuration as a stack file, for the probe command (which reads stacks).
+        stack = {f"{PROJECT}:{k}": v for k, v in config.items()}
+        stack[f"{PROJECT}:hardwareCsv"] = str(PROJECT_DIR / config["hardwareCsv"])
+        (lab.workdir / "Pulumi.lab.yaml").write_text(yaml.safe_dump({"config": stack}), encoding="utf-8")
+        yield planned, lab
+
+
+def _failures(results: list[dict[str, Any]], want_pass: bool) -> list[str]:
+    bad = []
+    for r in results:
+        passed = r["status"] in PASS[r["protocol"]]
+        if passed != want_pass:
+            bad.append(f"{r['from']} {r['source']} -> {r['destination']} {r['protocol']}/{r['port']}: {r['status']} {r.get('access', '')}")
+    return bad
+
+
+def test_lab_has_the_rulesets_loaded(planned_lab: tuple[Planned, Lab]) -> None:
+    _planned, lab = planned_lab
+    for h in lab.hosts:
+        if h.ruleset is None:
+            continue
+        listing = lab.nft(h, "list", "tables")
+        assert listing.strip() == "table inet eksa_firewall", f"{h.name}: {listing}"
+        assert "policy drop" in lab.nft(h, "list", "chain", "inet", "eksa_firewall", "input")
+    # Loading the same file again replaces the table instead of failing or duplicating it (idempotent).
+    cp = next(h for h in lab.hosts if h.role == "control-plane")
+    assert cp.ruleset is not None
+    before = lab.nft(cp, "list", "ruleset")
+    lab.nft(cp, "-f", "-", stdin=cp.ruleset)
+    assert lab.nft(cp, "list", "ruleset") == before
+
+
+def test_every_required_flow_gets_through(planned_lab: tuple[Planned, Lab]) -> None:
+    planned, lab = planned_lab
+    batches = required_probes(lab, planned)
+    assert sum(len(b) for b in batches.values()) > 50
+    results = lab.probe_many(batches)
+    failed = [r for r in results if r["status"] not in PASS[r["protocol"]]]
+    if failed:  # one retry with a longer timeout, so a slow machine does not fail the test
+        retry: dict[str, list[dict[str, Any]]] = {}
+        for r in failed:
+            retry.setdefault(r.pop("from"), []).append(
+                {**{k: v for k, v in r.items() if k not in ("status", "ok")}, "timeout": RETRY_TIMEOUT}
+            )
+        results = lab.probe_many(retry)
+    assert not _failures(results, want_pass=True), "required flows that did not get through:\n" + "\n".join(
+        _failures(results, want_pass=True)
+    )
+
+
+def test_every_probed_non_required_port_is_blocked(planned_lab: tuple[Planned, Lab]) -> None:
+    planned, lab = planned_lab
+    batches = blocked_probes(lab, planned)
+    probes = [p for b in batches.values() for p in b]
+    # The cases the issue names are part of the grid.
+    out = lab.host("out")
+    client = next(str(a.network_address) for a in out.addresses if str(a.network_address) not in ("203.0.113.70",))
+    cp1 = str(lab.host("cp1").addresses[0].network_address)
+    w1 = lab.host("w1")
+    for src, dst, port in [(client, cp1, 10257), (client, cp1, 10259), (client, cp1, 2379), (client, cp1, 10250), (client, cp1, 22)]:
+        assert any(p["source"] == src and p["destination"] == dst and p["port"] == port and p["protocol"] == "tcp" for p in probes), (
+            src,
+            dst,
+            port,
+        )
+    assert any(p["source"] == str(w1.addresses[0].network_address) and p["port"] == 2379 for p in probes)
+    results = lab.probe_many(batches)
+    assert len(results) == len(probes)
+    leaks = _failures(results, want_pass=False)
+    assert not leaks, "non-required probes that got through:\n" + "\n".join(leaks)
+
+
+def test_dhcp_broadcast_from_unaddressed_machine(planned_lab: tuple[Planned, Lab]) -> None:
+    """A DHCPDISCOVER (0.0.0.0:68 -> 255.255.255.255:67) reaches the admin machine and the control plane
+    (which holds the Tinkerbell VIP), and no other machine's firewall lets it in."""
+    _planned, lab = planned_lab
+    token = f"dhcp-{uuid.uuid4().hex}"
+    proc = lab.exec_python(lab.host("pxe"), "-m", "tests.baremetal.lab_agent", "dhcp", "--token", token)
+    assert proc.returncode == 0, proc.stderr
+    should = [h for h in lab.hosts if h.role in ("admin-machine", "control-plane")]
+    should_not = [h for h in lab.hosts if h.role in ("worker", "etcd")]
+
+    def got(h: Host) -> bool:
+        return any(e["payload"] == token and e["source"] == "0.0.0.0" and e["port"] == 67 for e in lab.udp_log(h))
+
+    for _ in range(50):  # up to 5 s for the listeners to log it
+        if all(got(h) for h in should):
+            break
+        time.sleep(0.1)
+    assert [h.name for h in should if not got(h)] == []
+    assert [h.name for h in should_not if got(h)] == []
+
+
+def test_probe_command_in_the_lab(planned_lab: tuple[Planned, Lab]) -> None:
+    """`eksa-firewall probe --from worker` inside a worker: passes, then fails once the control plane drops 6443."""
+    _planned, lab = planned_lab
+    worker = lab.host("w1")
+    stack_file = str(lab.workdir / "Pulumi.lab.yaml")
+    cmd = ["-m", "components.cli", "probe", "--stack-file", stack_file, "--project-dir", str(PROJECT_DIR), "--from", "worker"]
+    cmd += ["--timeout", "1", "--deadline", "60", "--format", "json"]
+    ok = lab.exec_python(worker, *cmd)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    doc = json.loads(ok.stdout)
+    assert doc["ok"] is True and doc["warnings"] == []
+    statuses = {(r["address"], r["protocol"], r["port"]): r["status"] for r in doc["results"]}
+    assert statuses[("198.51.100.101", "tcp", 6443)] == "open"
+    assert statuses[("198.51.100.100", "tcp", 42113)] == "open"
+
+    cps = [h for h in lab.hosts if h.role == "control-plane"]
+    try:
+        for h in cps:
+            lab.nft(h, "insert", "rule", "inet", "eksa_firewall", "input", "tcp", "dport", "6443", "drop")
+        blocked = lab.exec_python(worker, *cmd)
+        assert blocked.returncode == 1, blocked.stdout + blocked.stderr
+        doc = json.loads(blocked.stdout)
+        failed = {(r["address"], r["port"]) for r in doc["results"] if r["ok"] is False}
+        assert failed == {(str(h.addresses[0].network_address), 6443) for h in cps} | {("198.51.100.101", 6443)}
+        table = lab.exec_python(worker, *cmd[:-2])
+        assert table.returncode == 1 and "FAILED" in table.stdout and "blocked" in table.stdout
+    finally:
+        lab.load_rulesets()
