@@ -163,7 +163,7 @@ def parse_settings(topology: Topology, *, read_file: ReadFile | None = None) -> 
         placement = _placement(cfg.get("placement"), key("placement"), topology, devices, r)
         insecure = r.boolean(cfg.get("insecure"), key("insecure"), False)
         ca = _ca_bundle(cfg.get("caBundle"), key("caBundle"), r, read_file)
-        if ca is None and not insecure:
+        if cfg.get("caBundle") is None and not insecure:
             r.problem(
                 key("caBundle"),
                 "is required in snow mode: the device's EC2 endpoint serves a certificate of its own CA",

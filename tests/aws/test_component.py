@@ -1,0 +1,238 @@
+"""AwsFirewall under Pulumi's mocks: what is registered in each mode, and what never is."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.errors import ConfigError
+from tests.aws.configs import SECRETS, config, region_config
+from tests.helpers import Planned, plan_config, plan_stack
+
+SG = "aws:ec2/securityGroup:SecurityGroup"
+PROVIDER = "pulumi:providers:aws"
+COMPONENT = "eksa-firewall:index:AwsFirewall"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+SNOW_TYPES = {PROVIDER, SG, COMPONENT}
+
+
+def _plan(cfg: dict[str, Any], secrets: dict[str, str] | None = SECRETS) -> Planned:
+    return plan_config(cfg, secrets=secrets)
+
+
+# --- snow ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "planned",
+    [
+        pytest.param(lambda: plan_stack("snow-example"), id="snow-example"),
+        pytest.param(lambda: _plan(config(aws={"groups": {"adminMachine": True}})), id="snow-admin"),
+        pytest.param(
+            lambda: _plan(
+                config(
+                    managementTools={"jenkins": {"address": "10.0.5.5", "clients": ["10.0.5.0/24"]}},
+                    aws={"groups": {"jenkins": True, "adminMachine": True}},
+                )
+            ),
+            id="snow-everything",
+        ),
+    ],
+)
+def test_snow_registers_only_what_snow_supports(planned: Any) -> None:
+    run = planned().run
+    types = {r.type for r in run.resources}
+    assert types <= SNOW_TYPES, types - SNOW_TYPES
+    groups = run.of_type(SG)
+    assert groups
+    for g in groups:
+        assert "revokeRulesOnDelete" not in g.inputs
+        assert "vpcId" not in g.inputs  # no VPCs on Snow
+        assert g.inputs.get("egress"), f"{g.name}: egress must be explicit"
+        assert g.provider is not None and "snow" in g.provider
+        for direction in ("ingress", "egress"):
+            for block in g.inputs.get(direction) or ():
+                # CIDR sources only: no group references (no cycles, nothing Snow cannot describe)
+                assert not block.get("securityGroups") and not block.get("self") and not block.get("prefixListIds")
+                assert block["cidrBlocks"] or block["ipv6CidrBlocks"]
+                assert block["protocol"] in ("tcp", "udp", "icmp", "icmpv6")
+
+
+def test_snow_provider_is_built_for_the_device_endpoint() -> None:
+    run = _plan(config()).run
+    providers = {p.name: p.inputs for p in run.of_type(PROVIDER)}
+    assert set(providers) == {"eksa-snow-dev-a", "eksa-snow-dev-b"}
+    a = providers["eksa-snow-dev-a"]
+    assert a["region"] == "snow"
+    assert json.loads(a["endpoints"]) == [{"ec2": "https://10.0.1.2:8243"}]  # provider config values arrive as JSON text
+    for flag in ("skipCredentialsValidation", "skipRegionValidation", "skipRequestingAccountId", "skipMetadataApiCheck"):
+        assert str(a[flag]).lower() == "true", flag
+    assert a["customCaBundle"].endswith(".pem")
+    assert "insecure" not in a
+    assert a["accessKey"] == "[secret]" and a["secretKey"] == "[secret]"
+
+
+def test_snow_insecure_is_an_explicit_opt_in() -> None:
+    cfg = config()
+    cfg["aws"] = {"insecure": True}
+    a = _plan(cfg).run.of_type(PROVIDER)[0].inputs
+    assert str(a["insecure"]).lower() == "true"
+    assert "customCaBundle" not in a
+
+
+def test_snow_ca_bundle_path_is_passed_as_a_path(tmp_path: Any) -> None:
+    pem = tmp_path / "devices.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", encoding="utf-8")
+    a = _plan(config(aws={"caBundle": str(pem)})).run.of_type(PROVIDER)[0].inputs
+    assert a["customCaBundle"] == str(pem)
+
+
+def test_snow_ipv6_device_endpoint_is_bracketed() -> None:
+    cfg = config(endpoints={"snowDevices": [{"name": "dev-6", "address": "fd00::2"}]})
+    a = _plan(cfg).run.of_type(PROVIDER)[0].inputs
+    assert "https://[fd00::2]:8243" in json.dumps(a["endpoints"])
+
+
+def test_snow_credentials_file_uses_eksa_profiles_named_by_device_ip() -> None:
+    run = _plan(config(aws={"credentialsFile": "/home/me/.aws/snow-credentials"}), secrets=None).run
+    a = {p.name: p.inputs for p in run.of_type(PROVIDER)}["eksa-snow-dev-b"]
+    assert a["profile"] == "10.0.1.3"
+    assert json.loads(a["sharedCredentialsFiles"]) == ["/home/me/.aws/snow-credentials"]  # provider config: JSON text
+    assert "accessKey" not in a
+
+
+def test_snow_without_credentials_is_refused() -> None:
+    with pytest.raises(ConfigError, match="awsAccessKeyId"):
+        _plan(config(), secrets=None)
+
+
+def test_half_of_the_key_pair_is_refused() -> None:
+    with pytest.raises(ConfigError, match="awsSecretAccessKey"):
+        _plan(config(), secrets={"awsAccessKeyId": "AKIDTEST"})
+
+
+def test_secrets_never_reach_outputs_or_groups() -> None:
+    run = _plan(config()).run
+    text = json.dumps([r.to_json() for r in run.resources]) + json.dumps(run.outputs)
+    for value in SECRETS.values():
+        assert value not in text
+
+
+def test_snow_placement_puts_a_cluster_on_its_devices_only() -> None:
+    run = _plan(config(aws={"placement": {"w1": ["dev-b"]}})).run
+    names = {g.name for g in run.of_type(SG)}
+    assert "eksa-dev-b-w1-control-plane" in names and "eksa-dev-a-w1-control-plane" not in names
+    assert {"eksa-dev-a-mgmt-control-plane", "eksa-dev-b-mgmt-control-plane"} <= names
+    outputs = run.outputs["securityGroupIds"]
+    assert set(outputs["w1"]["controlPlane"]) == {"dev-b"}
+    assert set(outputs["mgmt"]["worker"]) == {"dev-a", "dev-b"}
+
+
+def test_snow_outputs_group_ids_per_cluster_role_and_device() -> None:
+    run = _plan(config()).run
+    ids = {g.id for g in run.of_type(SG)}
+    out = run.outputs["securityGroupIds"]
+    assert set(out) == {"mgmt", "w1"}
+    assert set(out["w1"]) == {"controlPlane", "etcd", "worker"}
+    assert {i for cluster in out.values() for role in cluster.values() for i in role.values()} == ids
+    assert run.outputs["snowEc2Endpoints"] == {"dev-a": "https://10.0.1.2:8243", "dev-b": "https://10.0.1.3:8243"}
+    assert run.outputs["awsMode"] == "snow"
+
+
+def test_groups_are_tagged_with_cluster_and_role_and_user_tags() -> None:
+    run = _plan(config(aws={"tags": {"team": "platform"}})).run
+    g = next(g for g in run.of_type(SG) if g.name == "eksa-dev-a-w1-etcd")
+    assert g.inputs["tags"] == {"Name": "eksa-w1-etcd", "eksa-firewall/cluster": "w1", "eksa-firewall/role": "etcd", "team": "platform"}
+    assert g.inputs["name"] == "eksa-w1-etcd"
+
+
+def test_rule_descriptions_name_purpose_and_catalog_rows() -> None:
+    run = _plan(config()).run
+    g = next(g for g in run.of_type(SG) if g.name == "eksa-dev-a-mgmt-worker")
+    descriptions = {b["description"] for b in g.inputs["ingress"]}
+    assert "EKS-A NodePort Services [worker-nodeport]" in descriptions
+    egress = {b["description"] for b in g.inputs["egress"]}
+    assert "EKS-A EC2 HTTPS endpoint [snow-ec2-https]" in egress
+    assert all(len(d) <= 255 for d in descriptions | egress)
+
+
+def test_bad_aws_section_is_refused_before_anything_is_registered() -> None:
+    cfg = config()
+    cfg["aws"] = {"caBundle": "-----BEGIN", "vpcId": "vpc-1"}
+    with pytest.raises(ConfigError) as info:
+        _plan(cfg)
+    keys = {p.key for p in info.value.problems}
+    assert {"aws.caBundle", "aws.vpcId"} <= keys
+
+
+# --- region ----------------------------------------------------------------------------------------------
+
+
+def test_region_groups_have_no_inline_rules_and_rules_are_separate() -> None:
+    run = _plan(region_config()).run
+    groups = run.of_type(SG)
+    assert groups
+    for g in groups:
+        assert "ingress" not in g.inputs and "egress" not in g.inputs
+        assert g.inputs["vpcId"] == "vpc-0a1b2c3d4e5f67890"
+        assert "revokeRulesOnDelete" not in g.inputs
+    assert run.of_type(INGRESS) and run.of_type(EGRESS)
+    provider = run.of_type(PROVIDER)[0].inputs
+    assert provider["region"] == "us-west-2"
+    assert provider["accessKey"] == "[secret]"
+
+
+def test_region_node_to_node_rules_reference_groups() -> None:
+    run = _plan(region_config()).run
+    ids = {g.inputs["name"]: g.id for g in run.of_type(SG)}
+    rules = {r.name: r.inputs for r in run.of_type(INGRESS, EGRESS)}
+    rule = rules["eksa-mgmt-control-plane-in-sg-mgmt-worker-tcp-6443"]
+    assert rule["referencedSecurityGroupId"] == ids["eksa-mgmt-worker"]
+    assert rule["securityGroupId"] == ids["eksa-mgmt-control-plane"]
+    assert "cidrIpv4" not in rule
+    # the managing cluster reaches the workload cluster's etcd by reference too
+    assert rules["eksa-w1-etcd-in-sg-mgmt-worker-tcp-2379-2380"]["referencedSecurityGroupId"] == ids["eksa-mgmt-worker"]
+    # egress to the VIP is by address: egress rules match destination addresses
+    assert rules["eksa-mgmt-worker-out-cidr-10-0-2-100-32-tcp-6443"]["cidrIpv4"] == "10.0.2.100/32"
+    # every node-to-node rule is by reference: no node CIDR appears in a rule between node groups
+    node_cidrs = {"10.0.2.0/28", "10.0.2.16/28", "10.0.3.0/28", "10.0.3.16/28", "10.0.3.32/28"}
+    assert not {r.get("cidrIpv4") for r in rules.values()} & node_cidrs
+
+
+def test_region_icmp_echo_uses_type_8_code_0_and_icmpv6_128() -> None:
+    cfg = region_config(
+        clusters=[
+            {
+                "name": "dual",
+                "controlPlane": {"endpoint": "10.0.2.100", "addresses": ["10.0.2.0/28", "fd00:2::/120"]},
+                "workerGroups": [{"name": "md-0", "addresses": ["10.0.2.16/28", "fd00:2::1:0/120"]}],
+            }
+        ]
+    )
+    rules = {r.name: r.inputs for r in _plan(cfg).run.of_type(INGRESS)}
+    v4 = rules["eksa-dual-worker-in-sg-dual-control-plane-icmp-8"]
+    v6 = rules["eksa-dual-worker-in-sg-dual-control-plane-icmpv6-128"]
+    assert (v4["ipProtocol"], v4["fromPort"], v4["toPort"]) == ("icmp", 8, 0)
+    assert (v6["ipProtocol"], v6["fromPort"], v6["toPort"]) == ("icmpv6", 128, 0)
+
+
+def test_region_outputs_one_id_per_group() -> None:
+    run = _plan(region_config(aws={"groups": {"adminMachine": True}})).run
+    out = run.outputs["securityGroupIds"]
+    assert out["mgmt"]["controlPlane"].startswith("sg-")
+    assert out["adminMachine"].startswith("sg-")
+    assert "snowEc2Endpoints" not in run.outputs
+
+
+def test_region_credentials_default_to_the_aws_chain() -> None:
+    provider = _plan(region_config(aws={"profile": "staging"}), secrets=None).run.of_type(PROVIDER)[0].inputs
+    assert provider["profile"] == "staging" and "accessKey" not in provider
+
+
+def test_logical_names_are_unique() -> None:
+    run = _plan(region_config(aws={"groups": {"adminMachine": True}})).run
+    names = [r.name for r in run.resources]
+    assert len(names) == len(set(names))

@@ -1,0 +1,126 @@
+"""The `aws` section: defaults, and one clear error (key + fix) per mistake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.aws.settings import AwsSettings, GroupKey, Scope, parse_settings
+from components.errors import ConfigError
+from components.topology import parse_topology
+from tests.aws.configs import PEM, config, region_config
+
+
+def _settings(cfg: dict[str, Any], **kwargs: Any) -> AwsSettings:
+    return parse_settings(parse_topology(cfg), **kwargs)
+
+
+def _problems(cfg: dict[str, Any], **kwargs: Any) -> dict[str, str]:
+    with pytest.raises(ConfigError) as info:
+        _settings(cfg, **kwargs)
+    return {p.key: f"{p.message} | {p.fix}" for p in info.value.problems}
+
+
+def test_snow_defaults() -> None:
+    s = _settings(config())
+    assert s.mode == "snow"
+    assert (s.groups.nodes, s.groups.admin_machine, s.groups.jenkins) == (True, False, False)
+    assert [d.name for d in s.devices] == ["dev-a", "dev-b"]
+    assert s.devices[0].ec2_endpoint == "https://10.0.1.2:8243"
+    assert s.ca_bundle is not None and s.ca_bundle.pem == PEM
+    assert s.devices_for(GroupKey("w1", "worker")) == s.devices
+
+
+def test_region_defaults_select_the_admin_machine_and_jenkins() -> None:
+    cfg = region_config(managementTools={"jenkins": {"address": "10.0.5.5", "clients": ["10.0.5.0/24"]}})
+    s = _settings(cfg)
+    assert (s.mode, s.region, s.vpc_id) == ("region", "us-west-2", "vpc-0a1b2c3d4e5f67890")
+    assert (s.groups.nodes, s.groups.admin_machine, s.groups.jenkins) == (True, True, True)
+    keys = Scope.of(parse_topology(cfg), s).keys
+    assert GroupKey("", "admin-machine") in keys and GroupKey("", "jenkins") in keys
+    assert GroupKey("w1", "etcd") in keys
+
+
+def test_snow_needs_a_ca_bundle_or_an_explicit_insecure() -> None:
+    cfg = config()
+    cfg["aws"] = {}
+    problems = _problems(cfg)
+    assert "aws.caBundle" in problems and "snowballEdge get-certificate" in problems["aws.caBundle"]
+    assert "aws.insecure" in problems["aws.caBundle"]
+
+
+def test_ca_bundle_and_insecure_together_are_refused() -> None:
+    assert "aws.insecure" in _problems(config(aws={"insecure": True}))
+
+
+def test_ca_bundle_path_is_checked_when_files_can_be_read() -> None:
+    def missing(path: str) -> str:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    problems = _problems(config(aws={"caBundle": "certs/nope.pem"}), read_file=missing)
+    assert "cannot read 'certs/nope.pem'" in problems["aws.caBundle"]
+    problems = _problems(config(aws={"caBundle": "certs/empty.pem"}), read_file=lambda p: "not a cert")
+    assert "holds no PEM certificate" in problems["aws.caBundle"]
+    s = _settings(config(aws={"caBundle": "certs/ok.pem"}), read_file=lambda p: PEM)
+    assert s.ca_bundle is not None and s.ca_bundle.path == "certs/ok.pem"
+
+
+def test_keys_of_the_other_mode_are_refused() -> None:
+    problems = _problems(config(aws={"vpcId": "vpc-0a1b2c3d4e5f67890"}))
+    assert "aws.vpcId" in problems and "mode: region" in problems["aws.vpcId"]
+    cfg = region_config()
+    cfg["aws"]["caBundle"] = PEM
+    assert "aws.caBundle" in _problems(cfg)
+
+
+def test_region_needs_a_region_and_a_vpc_id() -> None:
+    cfg = config(aws={"mode": "region"})
+    problems = _problems(cfg)
+    assert {"aws.region", "aws.vpcId"} <= set(problems)
+    cfg = region_config(aws={"vpcId": "my-vpc", "region": "Oregon"})
+    problems = _problems(cfg)
+    assert "vpc-0a1b2c3d4e5f67890" in problems["aws.vpcId"] and "us-west-2" in problems["aws.region"]
+
+
+def test_unknown_keys_get_a_did_you_mean() -> None:
+    problems = _problems(config(aws={"cabundle": PEM}))
+    assert "caBundle" in problems["aws.cabundle"]
+
+
+def test_placement_names_known_clusters_and_devices() -> None:
+    problems = _problems(config(aws={"placement": {"w2": ["dev-a"], "w1": ["dev-c"], "mgmt": []}}))
+    assert "aws.placement.w2" in problems
+    assert "dev-a, dev-b" in problems["aws.placement.w1[0]"]
+    assert "aws.placement.mgmt" in problems
+    s = _settings(config(aws={"placement": {"w1": ["dev-b"], "adminMachine": ["dev-a"]}}))
+    assert [d.name for d in s.devices_for(GroupKey("w1", "control-plane"))] == ["dev-b"]
+    assert [d.name for d in s.devices_for(GroupKey("", "admin-machine"))] == ["dev-a"]
+    assert [d.name for d in s.devices_for(GroupKey("mgmt", "worker"))] == ["dev-a", "dev-b"]
+
+
+def test_a_jenkins_group_needs_jenkins() -> None:
+    problems = _problems(config(aws={"groups": {"jenkins": True}}))
+    assert "managementTools.jenkins" in problems["aws.groups.jenkins"]
+
+
+def test_selecting_no_group_is_refused() -> None:
+    assert "aws.groups" in _problems(config(aws={"groups": {"nodes": False}}))
+
+
+def test_reserved_tags_are_refused() -> None:
+    problems = _problems(config(aws={"tags": {"Name": "x", "aws:foo": "y", "eksa-firewall/role": "z", "ok": "fine"}}))
+    assert {"aws.tags.Name", "aws.tags.aws:foo", "aws.tags.eksa-firewall/role"} <= set(problems)
+    assert "aws.tags.ok" not in problems
+
+
+def test_a_name_prefix_cannot_start_with_sg() -> None:
+    assert "aws.namePrefix" in _problems(config(aws={"namePrefix": "sg-eksa-"}))
+
+
+def test_stack_config_errors_name_the_namespaced_key() -> None:
+    cfg = config()
+    cfg["aws"] = {}
+    with pytest.raises(ConfigError) as info:
+        parse_settings(parse_topology(cfg, key_prefix="eksa-firewall:"))
+    assert info.value.problems[0].key == "eksa-firewall:aws.caBundle"
