@@ -10,7 +10,10 @@ import pulumi
 import pulumi_nutanix as nutanix
 
 from ..component import child_name, prepare, token
+from ..flows import endpoint_addresses
+from ..reader import Network
 from ..schema import CommonArgs
+from ..topology import Topology
 from .planner import NutanixPlan, PolicySpec, RuleSpec, ServiceGroupSpec, category_ref, plan
 from .settings import NutanixSettings, parse_settings
 
@@ -40,6 +43,10 @@ class NutanixArgs(TypedDict):
 
 class NutanixFirewallArgs(CommonArgs):
     nutanix: NotRequired[NutanixArgs]
+
+
+def topology_addresses(topology: Topology, cluster: str, role: str) -> tuple[Network, ...]:
+    return endpoint_addresses(topology, topology.cluster(cluster), role)
 
 
 class NutanixFirewall(pulumi.ComponentResource):
@@ -90,12 +97,12 @@ class NutanixFirewall(pulumi.ComponentResource):
         self.policies: dict[str, nutanix.NetworkSecurityPolicyV2] = {
             category_ref(p.cluster, p.role): self._policy(name, p, child) for p in self.plan.policies
         }
-        ipv6 = sorted({r.source.ref for p in self.plan.policies for r in p.rules if r.source and r.source.kind == "subnet"})
+        ipv6 = sorted({str(n) for c in self.plan.categories for n in topology_addresses(topology, c.cluster, c.role) if n.version == 6})
         if ipv6:
             pulumi.log.warn(
-                f"IPv6 sources {', '.join(ipv6)} become src_subnets rules; Flow's v4 API types src_subnet as an IPv4 "
-                "address and application policies may not match IPv6: check them in MONITOR before ENFORCE "
-                "(docs/platforms/nutanix.md, IPv6)",
+                f"IPv6 node addresses ({', '.join(ipv6)}): Flow application policies apply their rules to IPv4 only and "
+                "block IPv6 to secured VMs in ENFORCE (isIpv6TrafficAllowed is false). Keep these clusters in MONITOR and "
+                "read docs/platforms/nutanix.md (IPv6) before enforcing",
                 resource=self,
             )
         self.register_outputs(self.stack_outputs())

@@ -20,6 +20,10 @@ How Flow is evaluated here:
   flows, never as a false "ok".
 - The policy's state is not read: MONITOR and ENFORCE evaluate the same rules (MONITOR only reports what
   ENFORCE would drop). ``isIpv6TrafficAllowed: true`` lets all IPv6 in.
+- Rules are evaluated for both address families, as the project's model asks (a category stands for all of
+  its role's addresses). Flow itself applies application rules to IPv4 only and blocks other IPv6 to secured
+  VMs: for IPv6 addresses this reading is what the rules say, not what Flow enforces
+  (docs/platforms/nutanix.md, IPv6).
 
 What the policies are responsible for (``enforced_flows``): the flows into the nodes. Flow secures VMs, so a
 flow to a peer (Prism Central, Jenkins, the load balancer) is outbound from the nodes and left open. The
