@@ -25,7 +25,7 @@ import pulumi_aws as aws
 from pulumi_aws.ec2 import SecurityGroupEgressArgsDict, SecurityGroupIngressArgsDict
 
 from ..component import child_name, prepare, token
-from ..errors import ConfigError, Problem
+from ..errors import ConfigError
 from ..schema import CommonArgs
 from .planner import AwsPlan, GroupSpec, RuleSpec, build_plan
 from .settings import SNOW_REGION, AwsSettings, CaBundle, Device, GroupKey, parse_settings
@@ -92,6 +92,18 @@ class AwsFirewall(pulumi.ComponentResource):
     def _snow(self, credentials: tuple[Any, Any] | None) -> None:
         settings = self.plan.settings
         ca_path = _ca_bundle_path(settings.ca_bundle)
+        if ca_path is None and not settings.insecure:
+            pulumi.log.warn(
+                f"{settings.key}.caBundle is not set: the devices' EC2 endpoints must present a certificate that the system "
+                "trust store (or AWS_CA_BUNDLE) accepts. Set it to the devices' certificates (snowballEdge get-certificate).",
+                self,
+            )
+        if credentials is None and not settings.credentials_file:
+            pulumi.log.info(
+                "no awsAccessKeyId/awsSecretAccessKey secrets and no credentialsFile: the devices' keys come from the AWS default "
+                "credential chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE)",
+                self,
+            )
         providers = {d.name: self._snow_provider(d, settings, ca_path, credentials) for d in self.plan.devices}
         for group in self.plan.groups:
             for device in group.devices:
@@ -238,18 +250,7 @@ def _credentials(args: Mapping[str, Any], settings: AwsSettings, key_prefix: str
             f"pulumi config set --secret {missing} <value>",
         )
     if access_key is None:
-        if settings.mode == "snow" and not settings.credentials_file:
-            raise ConfigError(
-                [
-                    Problem(
-                        f"{key_prefix}{SECRET_KEYS[0]}",
-                        "is required in snow mode (the device's EC2 endpoint signs requests with its own keys)",
-                        f"pulumi config set --secret {SECRET_KEYS[0]} <snowballEdge list-access-keys>; same for {SECRET_KEYS[1]} "
-                        f"(snowballEdge get-secret-access-key), or set {settings.key}.credentialsFile to EKS-A's Snow credentials file",
-                    )
-                ]
-            )
-        return None
+        return None  # the AWS default chain (AWS_ACCESS_KEY_ID..., AWS_PROFILE), or aws.credentialsFile on Snow
     return pulumi.Output.secret(access_key), pulumi.Output.secret(secret_key)
 
 

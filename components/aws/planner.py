@@ -13,7 +13,7 @@ Limits, checked before anything is registered (``QuotaError`` names the config k
 - 60 inbound and 60 outbound rule entries per group; every CIDR is one entry. In a region IPv4 and IPv6
   entries are counted separately and a group reference counts once in each (Amazon VPC quotas).
   On Snow, with no published split, IPv4 and IPv6 entries are counted together.
-- Snow: 50 security groups per device, the device's own default group included.
+- Snow: 50 security groups per device (whether the device's default group counts is not documented).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from .settings import (
 )
 
 RULES_PER_GROUP_AND_DIRECTION = 60  # Amazon VPC quotas; the Snow blog gives the same number
-GROUPS_PER_DEVICE = 50  # Snowball Edge: security groups per device, the default group included
+GROUPS_PER_DEVICE = 50  # Snowball Edge: security groups per device (AWS Snowball Edge developer guide)
 MAX_DESCRIPTION = 255
 Direction = Literal["ingress", "egress"]
 
@@ -394,12 +394,11 @@ def _check_quotas(plan: AwsPlan, topology: Topology) -> None:
     if plan.mode == "snow":
         per_device = Counter(d.name for g in plan.groups for d in g.devices)
         for device, n in sorted(per_device.items()):
-            if n > GROUPS_PER_DEVICE - 1:
+            if n > GROUPS_PER_DEVICE:
                 problems.append(
                     Problem(
                         key_join(settings.key, "placement"),
-                        f"device {device} would hold {n} security groups; Snow allows {GROUPS_PER_DEVICE} per device, "
-                        "its default group included",
+                        f"device {device} would hold {n} security groups of this stack; Snow allows {GROUPS_PER_DEVICE} per device",
                         f"place some clusters on other devices with {key_join(settings.key, 'placement')}: {{<cluster>: [<device>]}}",
                     )
                 )

@@ -163,13 +163,6 @@ def parse_settings(topology: Topology, *, read_file: ReadFile | None = None) -> 
         placement = _placement(cfg.get("placement"), key("placement"), topology, devices, r)
         insecure = r.boolean(cfg.get("insecure"), key("insecure"), False)
         ca = _ca_bundle(cfg.get("caBundle"), key("caBundle"), r, read_file)
-        if cfg.get("caBundle") is None and not insecure:
-            r.problem(
-                key("caBundle"),
-                "is required in snow mode: the device's EC2 endpoint serves a certificate of its own CA",
-                f"save each device's certificate (snowballEdge get-certificate) to one PEM file and set {key('caBundle')} to its path, "
-                f"or set {key('insecure')}: true to skip TLS verification (not recommended)",
-            )
         if ca is not None and insecure:
             r.problem(key("insecure"), "is set together with caBundle", f"keep {key('caBundle')} and remove {key('insecure')}")
         credentials_file = r.string(cfg.get("credentialsFile"), key("credentialsFile"), required=False)

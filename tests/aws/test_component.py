@@ -104,9 +104,17 @@ def test_snow_credentials_file_uses_eksa_profiles_named_by_device_ip() -> None:
     assert "accessKey" not in a
 
 
-def test_snow_without_credentials_is_refused() -> None:
-    with pytest.raises(ConfigError, match="awsAccessKeyId"):
-        _plan(config(), secrets=None)
+def test_snow_without_secrets_uses_the_default_credential_chain() -> None:
+    """An offline plan (a pull-request preview, say) needs no secrets; the provider then reads AWS_* variables."""
+    a = _plan(config(), secrets=None).run.of_type(PROVIDER)[0].inputs
+    assert "accessKey" not in a and "profile" not in a and "sharedCredentialsFiles" not in a
+
+
+def test_snow_without_ca_bundle_never_turns_verification_off() -> None:
+    cfg = config()
+    cfg["aws"] = {}
+    a = _plan(cfg).run.of_type(PROVIDER)[0].inputs
+    assert "insecure" not in a and "customCaBundle" not in a
 
 
 def test_half_of_the_key_pair_is_refused() -> None:

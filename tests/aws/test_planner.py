@@ -196,15 +196,16 @@ def _clusters(n: int) -> list[dict[str, Any]]:
 
 
 def test_snow_refuses_more_groups_than_a_device_holds() -> None:
+    assert len(_plan(config(clusters=_clusters(25))).groups) == 50  # exactly 50 per device: accepted
     with pytest.raises(QuotaError) as info:
-        _plan(config(clusters=_clusters(25)))  # 50 groups + the device's default group
+        _plan(config(clusters=_clusters(26)))
     problem = info.value.problems[0]
     assert problem.key == "aws.placement"
-    assert "dev-a" in problem.message
+    assert "dev-a" in problem.message and "52" in problem.message
 
 
 def test_placement_spreads_groups_over_devices() -> None:
-    placement = {f"c{i}": ["dev-a" if i % 2 else "dev-b"] for i in range(25)}
-    plan = _plan(config(clusters=_clusters(25), aws={"placement": placement}))
+    placement = {f"c{i}": ["dev-a" if i % 2 else "dev-b"] for i in range(40)}
+    plan = _plan(config(clusters=_clusters(40), aws={"placement": placement}))
     assert {d.name for d in plan.devices} == {"dev-a", "dev-b"}
-    assert len(plan.groups) == 50
+    assert len(plan.groups) == 80

@@ -42,12 +42,12 @@ def test_region_defaults_select_the_admin_machine_and_jenkins() -> None:
     assert GroupKey("w1", "etcd") in keys
 
 
-def test_snow_needs_a_ca_bundle_or_an_explicit_insecure() -> None:
+def test_without_ca_bundle_tls_is_still_verified() -> None:
+    """insecure is never implied: with no caBundle the system trust store (or AWS_CA_BUNDLE) decides."""
     cfg = config()
     cfg["aws"] = {}
-    problems = _problems(cfg)
-    assert "aws.caBundle" in problems and "snowballEdge get-certificate" in problems["aws.caBundle"]
-    assert "aws.insecure" in problems["aws.caBundle"]
+    s = _settings(cfg)
+    assert s.ca_bundle is None and s.insecure is False
 
 
 def test_ca_bundle_and_insecure_together_are_refused() -> None:
@@ -119,8 +119,7 @@ def test_a_name_prefix_cannot_start_with_sg() -> None:
 
 
 def test_stack_config_errors_name_the_namespaced_key() -> None:
-    cfg = config()
-    cfg["aws"] = {}
+    cfg = config(aws={"insecure": True})
     with pytest.raises(ConfigError) as info:
         parse_settings(parse_topology(cfg, key_prefix="eksa-firewall:"))
-    assert info.value.problems[0].key == "eksa-firewall:aws.caBundle"
+    assert info.value.problems[0].key == "eksa-firewall:aws.insecure"
