@@ -27,6 +27,8 @@ from ..topology import Topology
 from . import planner
 from .settings import CATEGORIES, parse_settings
 
+# The registered types of nsx_provider's resources (not imported: the interpreter runs without Pulumi's dynamic
+# provider machinery). tests/vsphere/test_component.py checks they match.
 GROUP_TYPE = "pulumi-python:dynamic/nsx:Group"
 SERVICE_TYPE = "pulumi-python:dynamic/nsx:Service"
 POLICY_TYPE = "pulumi-python:dynamic/nsx:SecurityPolicy"

@@ -312,8 +312,3 @@ class NsxService(_NsxResource, module="nsx", name="Service"):
 
 class NsxPolicy(_NsxResource, module="nsx", name="SecurityPolicy"):
     kind = "policy"
-
-
-GROUP_TYPE = "pulumi-python:dynamic/nsx:Group"
-SERVICE_TYPE = "pulumi-python:dynamic/nsx:Service"
-POLICY_TYPE = "pulumi-python:dynamic/nsx:SecurityPolicy"

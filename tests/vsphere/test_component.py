@@ -11,13 +11,14 @@ import pytest
 
 from components.engine import run_program
 from components.errors import ConfigError
+from components.vsphere import interpret
 from components.vsphere.component import tag_urn
 from tests.helpers import plan_config, plan_stack
 
 from .support import base_config
 
 SECRET = "Sup3r-S3cret-NSX-pw"
-NSX_TYPES = ("pulumi-python:dynamic/nsx:Group", "pulumi-python:dynamic/nsx:Service", "pulumi-python:dynamic/nsx:SecurityPolicy")
+NSX_TYPES = (interpret.GROUP_TYPE, interpret.SERVICE_TYPE, interpret.POLICY_TYPE)
 
 
 def test_example_stack_registers_tags_groups_services_and_one_policy_per_cluster() -> None:
@@ -29,7 +30,8 @@ def test_example_stack_registers_tags_groups_services_and_one_policy_per_cluster
     assert sorted(by_type["vsphere:index/tag:Tag"]) == [
         "eksa-tag-mgmt-control-plane", "eksa-tag-mgmt-worker", "eksa-tag-prod-control-plane", "eksa-tag-prod-etcd", "eksa-tag-prod-worker",
     ]  # fmt: skip
-    assert sorted(by_type["pulumi-python:dynamic/nsx:SecurityPolicy"]) == ["eksa-nsx-policy-mgmt", "eksa-nsx-policy-prod"]
+    assert sorted(by_type[interpret.POLICY_TYPE]) == ["eksa-nsx-policy-mgmt", "eksa-nsx-policy-prod"]
+    assert {interpret.GROUP_TYPE, interpret.SERVICE_TYPE} <= set(by_type)
     component = next(r for r in run.resources if r.type == "eksa-firewall:index:VSphereFirewall")
     assert all(r.parent == component.urn for r in run.resources if r is not component)
     category = next(r for r in run.resources if r.type == "vsphere:index/tagCategory:TagCategory")
