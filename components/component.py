@@ -15,7 +15,9 @@ A platform component is a thin ``pulumi.ComponentResource``:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from .errors import ConfigError
@@ -24,14 +26,29 @@ from .topology import Topology, parse_topology
 
 PACKAGE = "eksa-firewall"
 
+# How config keys are spelled in messages. Empty for a component reused with `args`; the stack program sets
+# "eksa-firewall:" so that errors name the key exactly as the stack file does. A context variable rather
+# than a constructor argument keeps the components' signature the one multi-language hosts expect.
+_KEY_PREFIX: ContextVar[str] = ContextVar("eksa_firewall_key_prefix", default="")
+
+
+@contextmanager
+def config_key_prefix(prefix: str) -> Iterator[None]:
+    token_ = _KEY_PREFIX.set(prefix)
+    try:
+        yield
+    finally:
+        _KEY_PREFIX.reset(token_)
+
 
 def token(type_name: str) -> str:
     """The component type token; the ``index`` module is what multi-language packages require."""
     return f"{PACKAGE}:index:{type_name}"
 
 
-def prepare(args: Mapping[str, Any], platform: str, *, key_prefix: str = "") -> tuple[Topology, FlowSet]:
+def prepare(args: Mapping[str, Any], platform: str, *, key_prefix: str | None = None) -> tuple[Topology, FlowSet]:
     """Validate ``args`` for ``platform`` and compute the flows; raises ConfigError, registers nothing."""
+    key_prefix = _KEY_PREFIX.get() if key_prefix is None else key_prefix
     topology = parse_topology(args, key_prefix=key_prefix)
     if topology.platform != platform:
         raise ConfigError.one(

@@ -11,6 +11,8 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from .catalog import format_version
+from .component import config_key_prefix
 from .flows import build_flows
 from .platforms import ALL_SECRET_KEYS, load_component
 from .topology import parse_topology
@@ -48,8 +50,9 @@ def main() -> None:
     topology = parse_topology(args, key_prefix=f"{project}:")
     build_flows(topology)  # refuses sensitive ports opened to the Internet, before anything exists
     component_class = load_component(topology.platform)
-    component = component_class(COMPONENT_NAME, args)
+    with config_key_prefix(f"{project}:"):  # platform settings errors name eksa-firewall:<key>
+        component = component_class(COMPONENT_NAME, args)
     pulumi.export("platform", topology.platform)
-    pulumi.export("eksaVersion", f"v{topology.eksa_version[0]}.{topology.eksa_version[1]}")
+    pulumi.export("eksaVersion", format_version(topology.eksa_version))
     for key, value in component.stack_outputs().items():
         pulumi.export(key, value)

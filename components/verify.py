@@ -20,7 +20,7 @@ from .catalog import Protocol
 from .engine import Registration
 from .flows import Access, FlowSet, expand, normalize
 from .platforms import load_interpreter
-from .ports import PortRange, merge, subtract
+from .ports import merge, subtract
 from .reader import Network
 from .topology import Topology
 
@@ -54,14 +54,23 @@ class Report:
         }
 
 
+def _within(inner: Network, outer: Network) -> bool:
+    return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
+
+
 def _difference(a: frozenset[Access], b: frozenset[Access]) -> tuple[Access, ...]:
-    """Accesses of ``a`` not covered by ``b``, port by port."""
-    by_key: dict[tuple[Network, Network, Protocol], list[PortRange]] = defaultdict(list)
-    for x in b:
-        by_key[(x.source, x.destination, x.protocol)].append(x.ports)
+    """Accesses of ``a`` not covered by ``b``, port by port.
+
+    An entry of ``b`` covers an entry of ``a`` when its source and destination networks contain
+    ``a``'s: a rule opened to 0.0.0.0/0 covers a required /24 (and is itself reported as excess).
+    """
+    by_protocol: dict[Protocol, list[Access]] = defaultdict(list)
+    for y in b:
+        by_protocol[y.protocol].append(y)
     out: list[Access] = []
     for x in a:
-        for r in subtract((x.ports,), merge(by_key.get((x.source, x.destination, x.protocol), ()))):
+        cover = [y.ports for y in by_protocol[x.protocol] if _within(x.source, y.source) and _within(x.destination, y.destination)]
+        for r in subtract((x.ports,), merge(cover)):
             out.append(Access(x.source, x.destination, x.protocol, r))
     return tuple(sorted(out, key=lambda y: (y.source.version, y.source, y.destination.version, y.destination, y.protocol, y.ports)))
 

@@ -43,7 +43,7 @@ def test_every_platform_has_an_example_stack() -> None:
     assert {"vsphere-example", "nutanix-example", "snow-example", "baremetal-example"} <= set(STACKS)
 
 
-URN = re.compile(r"^urn:pulumi:[^:]+::eksa-firewall::[^:]+::[^:]+$")
+URN = re.compile(r"^urn:pulumi:[^:]+::eksa-firewall::.+::[^:]+$")
 
 
 @pytest.mark.parametrize("stack", STACKS)

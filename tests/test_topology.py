@@ -330,3 +330,13 @@ def test_hardware_csv_gives_addresses_and_bmcs_without_credentials(tmp_path) -> 
     cfg["clusters"][0]["workerGroups"][0]["hardwareSelector"] = {"type": "wrker"}
     with pytest.raises(ConfigError, match="matches no machine in the hardware CSV"):
         parse_topology(cfg)
+
+
+def test_platform_settings_errors_name_the_stack_key() -> None:
+    cfg = base()
+    cfg["vsphere"] = {"nsx": {"bogusKey": 1}}
+    recorded: list[Registration] = []
+    with pytest.raises(ConfigError) as err:
+        plan_config(cfg, recorded=recorded)
+    assert all(p.key.startswith("eksa-firewall:vsphere") for p in err.value.problems), [str(p) for p in err.value.problems]
+    assert recorded == []
