@@ -19,9 +19,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 plan: $(STAMP)
 	$(PY) -m components.cli plan --stack $(STACK) --format $(FORMAT)
 
+# lint also checks the workflows against GitHub's workflow schema (actionlint cannot be installed here: its
+# PyPI package downloads the binary from GitHub at build time); tests/reuse/test_workflows.py checks the rest.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 typecheck: $(STAMP)
 	$(VENV)/bin/pyright

@@ -402,6 +402,8 @@ def render_markdown(d: PlanDiff) -> str:
             out.append(f"> - {_code(short_type(e.type))} **{_md(e.name)}** {_code(e.path)}: {_code(ctx)}")
         out.append("")
 
+    if not (d.flows or d.resources or d.new_exposures or d.outputs_changed):
+        return "\n".join([*out, f"No change: {d.unchanged} resources and every flow as in the base.", ""])
     added = sum(1 for f in d.flows if f.sign == "+")
     removed = len(d.flows) - added
     out.append(

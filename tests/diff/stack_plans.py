@@ -17,7 +17,11 @@ from components.cli import main
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 NS = "eksa-firewall:"
 # The example stacks that exist; add each platform's example when it lands.
-EXAMPLE_STACKS = ("vsphere-example", "nutanix-example", "baremetal-example")
+EXAMPLE_STACKS = ("vsphere-example", "nutanix-example", "baremetal-example", "aws-region-example", "snow-example")
+# The stacks that hold the node-side objects, where a client range or Jenkins shows as inbound rules.
+# aws-region-example holds only the peers' groups in a VPC (its nodes' groups are on the Snow devices): a
+# client range changes its egress rules, and it asks for a Jenkins group, which needs Jenkins.
+NODE_STACKS = tuple(s for s in EXAMPLE_STACKS if s != "aws-region-example")
 
 
 def stack_file(name: str) -> Path:

@@ -53,7 +53,7 @@ def test_no_change_is_quiet() -> None:
     assert (d.flows, d.resources, d.new_exposures, d.dangerous) == ([], [], [], False)
     text = render_markdown(d)
     assert "[!CAUTION]" not in text and "[!WARNING]" not in text
-    assert "No flow changes." in text and "No resource changes." in text
+    assert text.endswith("No change: 26 resources and every flow as in the base.\n")
 
 
 def test_a_new_ssh_range_changes_rules_not_flows() -> None:
@@ -247,7 +247,7 @@ def test_a_new_stack_diffs_against_nothing(tmp_path: Path) -> None:
     out = tmp_path / "new.md"
     assert _run_cli(tmp_path / "absent.json", head, out, "--allow-missing") == 0
     text = out.read_text(encoding="utf-8")
-    assert "0 to update, 0 to replace, 0 to delete" in text and "0 removed" in text
+    assert "0 to update, 0 to replace, 0 to delete" in text and "0 removed" in text and "26 to create" in text
 
 
 def test_a_file_that_is_not_a_plan_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,16 @@ from components.cli import main
 from components.diff import diff_plans, load_plan, render_markdown
 
 from .mermaid_grammar import check as check_mermaid
-from .stack_plans import EXAMPLE_STACKS, add_ssh_range, modified_copy, open_api_to_internet, plan_file, stack_file, toggle_jenkins
+from .stack_plans import (
+    EXAMPLE_STACKS,
+    NODE_STACKS,
+    add_ssh_range,
+    modified_copy,
+    open_api_to_internet,
+    plan_file,
+    stack_file,
+    toggle_jenkins,
+)
 
 _BASES: dict[str, dict[str, Any]] = {}
 
@@ -29,7 +38,7 @@ def test_an_unchanged_stack_diffs_to_nothing(stack: str, tmp_path: Path) -> None
     assert (d.flows, d.resources, d.new_exposures) == ([], [], [])
 
 
-@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+@pytest.mark.parametrize("stack", NODE_STACKS)
 def test_a_new_ssh_range_changes_objects_not_flows(stack: str, tmp_path: Path) -> None:
     d = diff_plans(base_plan(stack), plan_file(modified_copy(stack, add_ssh_range, tmp_path)))
     assert d.flows == []  # flows name endpoints; the range is an address of ssh-clients
@@ -37,7 +46,7 @@ def test_a_new_ssh_range_changes_objects_not_flows(stack: str, tmp_path: Path) -
     assert d.new_exposures == []
 
 
-@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+@pytest.mark.parametrize("stack", NODE_STACKS)
 def test_api_opened_to_the_internet_is_flagged_on_every_platform(stack: str, tmp_path: Path) -> None:
     d = diff_plans(base_plan(stack), plan_file(modified_copy(stack, open_api_to_internet, tmp_path)))
     assert d.flows == []
@@ -45,7 +54,7 @@ def test_api_opened_to_the_internet_is_flagged_on_every_platform(stack: str, tmp
     assert "OPEN TO THE WHOLE INTERNET" in render_markdown(d)
 
 
-@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+@pytest.mark.parametrize("stack", NODE_STACKS)
 def test_jenkins_toggled_shows_its_flows(stack: str, tmp_path: Path) -> None:
     base = base_plan(stack)
     d = diff_plans(base, plan_file(modified_copy(stack, toggle_jenkins, tmp_path)))

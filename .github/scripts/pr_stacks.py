@@ -1,0 +1,73 @@
+"""Which stacks a pull request touches, and the offline diff comment for them (used by the PR workflows).
+
+    python3 .github/scripts/pr_stacks.py changed BASE_SHA [--include-removed]   -> stacks=<JSON list> (for $GITHUB_OUTPUT)
+    python3 .github/scripts/pr_stacks.py comment BASE_DIR OUT_DIR STACK...     -> the Markdown comment on stdout
+
+A stack is touched when its stack file changed, or when anything the program runs changed (then every stack).
+Standard library only, so it runs before any dependency is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+STACK_FILE = re.compile(r"^stacks/Pulumi\.(?P<stack>[A-Za-z0-9_.-]+)\.ya?ml$")
+# Paths whose change can change every stack's plan or preview.
+PROGRAM_PATHS = ("components/", "__main__.py", "Pulumi.yaml", "requirements.txt", "policy/")
+MARKER = "<!-- eksa-firewall offline diff -->"
+COMMENT_LIMIT = 60_000  # GitHub refuses comments over 65,536 characters
+
+
+def stacks_in(names: Iterable[str]) -> set[str]:
+    return {m["stack"] for n in names if (m := STACK_FILE.match(n))}
+
+
+def select(changed: Sequence[str], head_files: Sequence[str], base_files: Sequence[str], *, include_removed: bool) -> list[str]:
+    """The stacks to preview (head only) or to diff (``include_removed``: base or head)."""
+    head, base = stacks_in(head_files), stacks_in(base_files)
+    if any(c.startswith(PROGRAM_PATHS) for c in changed):
+        touched = head | base
+    else:
+        touched = stacks_in(changed)
+    return sorted(touched & (head | base if include_removed else head))
+
+
+def _git(*args: str) -> list[str]:
+    return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout.split()
+
+
+def changed_main(base_sha: str, include_removed: bool) -> None:
+    changed = _git("diff", "--name-only", f"{base_sha}...HEAD")
+    head_files = _git("ls-tree", "-r", "--name-only", "HEAD", "stacks/")
+    base_files = _git("ls-tree", "-r", "--name-only", base_sha, "stacks/")
+    print(f"stacks={json.dumps(select(changed, head_files, base_files, include_removed=include_removed))}")
+
+
+def compose(sections: Sequence[str], *, limit: int = COMMENT_LIMIT) -> str:
+    """One comment for every stack's diff, under the marker that lets the workflow update it in place."""
+    body = "\n\n".join(sections) if sections else "No stack is affected by this pull request."
+    if len(body) > limit:
+        body = body[:limit] + "\n\n…(cut: the full diff is in the workflow run's artifacts)"
+    return f"{MARKER}\n{body}\n"
+
+
+def comment_main(out_dir: Path, stacks: Sequence[str]) -> None:
+    sections = []
+    for stack in stacks:
+        path = out_dir / f"{stack}.md"
+        sections.append(path.read_text(encoding="utf-8") if path.exists() else f"## eksa-firewall diff: `{stack}`\n\nNo plan could be made: see the workflow log.")
+    sys.stdout.write(compose(sections))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "changed":
+        changed_main(sys.argv[2], "--include-removed" in sys.argv[3:])
+    elif sys.argv[1] == "comment":
+        comment_main(Path(sys.argv[2]), sys.argv[3:])
+    else:
+        raise SystemExit(f"unknown command {sys.argv[1]!r}")
