@@ -30,10 +30,8 @@ def stacks_in(names: Iterable[str]) -> set[str]:
 def select(changed: Sequence[str], head_files: Sequence[str], base_files: Sequence[str], *, include_removed: bool) -> list[str]:
     """The stacks to preview (head only) or to diff (``include_removed``: base or head)."""
     head, base = stacks_in(head_files), stacks_in(base_files)
-    if any(c.startswith(PROGRAM_PATHS) for c in changed):
-        touched = head | base
-    else:
-        touched = stacks_in(changed)
+    program_changed = any(c.startswith(PROGRAM_PATHS) for c in changed)
+    touched = head | base if program_changed else stacks_in(changed)
     return sorted(touched & (head | base if include_removed else head))
 
 
