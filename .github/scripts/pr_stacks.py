@@ -58,7 +58,11 @@ def comment_main(out_dir: Path, stacks: Sequence[str]) -> None:
     sections = []
     for stack in stacks:
         path = out_dir / f"{stack}.md"
-        sections.append(path.read_text(encoding="utf-8") if path.exists() else f"## eksa-firewall diff: `{stack}`\n\nNo plan could be made: see the workflow log.")
+        sections.append(
+            path.read_text(encoding="utf-8")
+            if path.exists()
+            else f"## eksa-firewall diff: `{stack}`\n\nNo plan could be made: see the workflow log."
+        )
     sys.stdout.write(compose(sections))
 
 
