@@ -1,10 +1,10 @@
 """Pure: the rulesets *as registered* -> the accesses they allow (for ``verify``).
 
 ``allowed`` reads the nftables text that every ``eksa-firewall:index:NftablesRuleset`` registration carries
-(input ``ruleset``, host role in input ``host``), and the text its children carry to the hosts
-(``command:remote:Command`` / ``command:local:Command`` ``stdin``). It parses the text itself, replays the
-script's table statements (`table`, `delete table`) and evaluates every input base chain; it never looks
-at the flows the text was made from.
+(input ``ruleset``, host role in input ``host``); the text its children carry to disk or to the machines
+(``command:local:Command`` / ``command:remote:Command`` ``stdin``) must be the same, or it is an error. It
+parses the text itself, replays the script's table statements (`table`, `delete table`) and evaluates the
+input base chain; it never looks at the flows the text was made from.
 
 Meaning given to each rule (what a packet *delivered to these machines* must look like to be accepted):
 - ``ct state established,related accept``: replies to connections these machines opened: not a new access;
@@ -416,10 +416,11 @@ def _host(topology: Topology, inputs: Mapping[str, Any]) -> HostRole:
 
 def allowed(topology: Topology, resources: Sequence[Registration]) -> Iterable[Access]:
     rulesets = {r.urn: r for r in resources if r.type == RULESET_TYPE}
+    for r in resources:
+        # What the children put on disk or on the machines must be the very text that is interpreted.
+        if r.type in CARRIER_TYPES and r.parent in rulesets and r.inputs.get("stdin") != rulesets[r.parent].inputs.get("ruleset"):
+            raise InterpretError(f"{r.name} carries another ruleset than its parent {rulesets[r.parent].name}")
     out: list[Access] = []
     for r in rulesets.values():
         out += ruleset_accesses(str(r.inputs.get("ruleset", "")), _host(topology, r.inputs))
-    for r in resources:
-        if r.type in CARRIER_TYPES and r.parent in rulesets and isinstance(r.inputs.get("stdin"), str):
-            out += ruleset_accesses(r.inputs["stdin"], _host(topology, rulesets[r.parent].inputs))
     return normalize(out)

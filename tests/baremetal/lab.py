@@ -208,7 +208,7 @@ class Lab:
             if not items:
                 continue
             p = subprocess.Popen(
-                self._python(self.host(name), "-m", "tests.baremetal.lab_agent", "probe"),
+                self._python(self.host(name), "-m", "tests.baremetal.lab_agent", "probe", "--parallel", "128"),
                 cwd=PROJECT_DIR,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

@@ -30,6 +30,8 @@ SAMPLE_TCP = (22, 80, 443, 623, 2379, 2380, 4240, 6443, 7171, 7172, 8080, 10250,
 SAMPLE_UDP = (67, 69, 514, 623, 6081)
 TIMEOUT = 1.0  # seconds per probe; a required probe that fails is retried once with RETRY_TIMEOUT
 RETRY_TIMEOUT = 3.0
+# A blocked probe waits for its whole timeout; a leak would answer within milliseconds.
+BLOCKED_TIMEOUT = 0.5
 PASS = {"tcp": ("open",), "udp": ("answered",), "icmp": ("echo reply",)}
 
 
@@ -73,7 +75,9 @@ def blocked_probes(lab: Lab, planned: Planned) -> dict[str, list[dict[str, Any]]
     protected = [h for h in lab.hosts if h.ruleset is not None]
     batches: dict[str, list[dict[str, Any]]] = {h.name: [] for h in lab.hosts}
     for src_host in lab.hosts:
-        sources = src_host.addresses[:1] if src_host.role == "bmc" else src_host.addresses
+        # Machines send from their own address (not from the VIPs they hold); the outside namespace
+        # stands for several clients and sends from each of them.
+        sources = src_host.addresses if src_host.role == "outside" else src_host.addresses[:1]
         for s in sources:
             for dst_host in protected:
                 if dst_host is src_host:
@@ -84,7 +88,7 @@ def blocked_probes(lab: Lab, planned: Planned) -> dict[str, list[dict[str, Any]]
                         src_ip, dst_ip = str(s.network_address), str(d.network_address)
                         if not _required(accesses, src_ip, dst_ip, proto, port):
                             batches[src_host.name].append(
-                                {"protocol": proto, "source": src_ip, "destination": dst_ip, "port": port, "timeout": TIMEOUT}
+                                {"protocol": proto, "source": src_ip, "destination": dst_ip, "port": port, "timeout": BLOCKED_TIMEOUT}
                             )
     return batches
 
@@ -239,5 +243,25 @@ def test_probe_command_in_the_lab(planned_lab: tuple[Planned, Lab]) -> None:
         assert failed == {(str(h.addresses[0].network_address), 6443) for h in cps} | {("198.51.100.101", 6443)}
         table = lab.exec_python(worker, *cmd[:-2])
         assert table.returncode == 1 and "FAILED" in table.stdout and "blocked" in table.stdout
+    finally:
+        lab.load_rulesets()
+
+
+def test_the_lab_sees_a_leak(planned_lab: tuple[Planned, Lab]) -> None:
+    """The blocked-port checks are not vacuous: open 10257 on the control plane and the outside client gets in."""
+    _planned, lab = planned_lab
+    cp1 = lab.host("cp1")
+    client = str(lab.host("out").addresses[-1].network_address)  # the stranger: allowed nothing
+    probe = {
+        "protocol": "tcp",
+        "source": client,
+        "destination": str(cp1.addresses[0].network_address),
+        "port": 10257,
+        "timeout": BLOCKED_TIMEOUT,
+    }
+    try:
+        assert lab.probe(lab.host("out"), [probe])[0]["status"].startswith("blocked")
+        lab.nft(cp1, "insert", "rule", "inet", "eksa_firewall", "input", "tcp", "dport", "10257", "accept")
+        assert lab.probe(lab.host("out"), [{**probe, "timeout": RETRY_TIMEOUT}])[0]["status"] == "open"
     finally:
         lab.load_rulesets()
