@@ -212,31 +212,37 @@ class AwsFirewall(pulumi.ComponentResource):
 
 
 def _inline_ingress(group: GroupSpec) -> list[SecurityGroupIngressArgsDict]:
-    return [
-        {
+    out: list[SecurityGroupIngressArgsDict] = []
+    for b in group.blocks("ingress"):
+        rule: SecurityGroupIngressArgsDict = {
             "protocol": b.protocol,
             "from_port": b.from_port,
             "to_port": b.to_port,
-            "cidr_blocks": list(b.cidr_blocks),
-            "ipv6_cidr_blocks": list(b.ipv6_cidr_blocks),
             "description": b.description,
         }
-        for b in group.blocks("ingress")
-    ]
+        if b.cidr_blocks:
+            rule["cidr_blocks"] = list(b.cidr_blocks)
+        if b.ipv6_cidr_blocks:
+            rule["ipv6_cidr_blocks"] = list(b.ipv6_cidr_blocks)
+        out.append(rule)
+    return out
 
 
 def _inline_egress(group: GroupSpec) -> list[SecurityGroupEgressArgsDict]:
-    return [
-        {
+    out: list[SecurityGroupEgressArgsDict] = []
+    for b in group.blocks("egress"):
+        rule: SecurityGroupEgressArgsDict = {
             "protocol": b.protocol,
             "from_port": b.from_port,
             "to_port": b.to_port,
-            "cidr_blocks": list(b.cidr_blocks),
-            "ipv6_cidr_blocks": list(b.ipv6_cidr_blocks),
             "description": b.description,
         }
-        for b in group.blocks("egress")
-    ]
+        if b.cidr_blocks:
+            rule["cidr_blocks"] = list(b.cidr_blocks)
+        if b.ipv6_cidr_blocks:
+            rule["ipv6_cidr_blocks"] = list(b.ipv6_cidr_blocks)
+        out.append(rule)
+    return out
 
 
 def _credentials(args: Mapping[str, Any], settings: AwsSettings, key_prefix: str) -> tuple[Any, Any] | None:

@@ -6,14 +6,17 @@ Pure. ``allowed`` reads only the resources as registered (type and engine inputs
 ``aws:ec2/securityGroupRule``). A group is recognised by its ``eksa-firewall/cluster`` and
 ``eksa-firewall/role`` tags; its members are that role's addresses in the topology.
 
-What a set of stateful security groups allows, address by address:
-- a connection from ``s`` to ``d`` leaves ``s`` only if a group ``s`` belongs to has an egress rule for it,
-  and reaches ``d`` only if a group ``d`` belongs to has an ingress rule for it;
-- an address in none of these groups (a client range, the Snow device, the VIP) is not filtered by them:
-  its side lets everything through. So a connection between two such addresses is not these groups'
-  business, and ``enforced_flows`` leaves those flows out.
-Accesses are computed per (source, destination, protocol) as egress ports ∩ ingress ports, with the side
-of an unfiltered address being "every port".
+What a set of stateful security groups allows, network by network:
+- a connection from ``s`` to ``d`` leaves ``s`` only if a group with a member network containing ``s`` has
+  an egress rule whose CIDR (or referenced group's member) contains ``d``, and reaches ``d`` only if a group
+  with a member containing ``d`` has an ingress rule whose peer contains ``s``;
+- a network inside none of the groups' members (a client range, the Snow device, the VIP) is not filtered
+  by them: its side lets everything through. A connection between two such networks is not these
+  groups' business, and ``enforced_flows`` leaves those flows out. (A client range that merely *contains*
+  an in-scope machine is read as unfiltered as a whole: the result is an access per network, and verify
+  covers a required access by any allowed one whose networks contain it.)
+The candidates are the (source, destination) pairs the rules name; each gets egress ports ∩ ingress ports,
+with the side of an unfiltered network being "every port".
 
 ICMPv6 rules are read back as the IPv4 ICMP type of the same message (128 echo request -> 8), because a
 flow names ICMP types once for both families.
@@ -69,46 +72,60 @@ class _Rule:
 
 
 def allowed(topology: Topology, resources: Sequence[Registration]) -> frozenset[Access]:
-    groups: dict[str, tuple[Network, ...]] = {}  # group id (and URN) -> member addresses
+    groups: dict[str, tuple[Network, ...]] = {}  # group id -> member addresses
+    refs: dict[str, tuple[Network, ...]] = {}  # what a rule may name a group by: its id or its URN
     for res in resources:
-        if res.type == SECURITY_GROUP:
-            members = group_members(topology, _group_key(res.inputs))
-            for ref in (res.id, res.urn):
-                if ref:
-                    groups[ref] = members
+        if res.type == SECURITY_GROUP and res.id:
+            groups[res.id] = refs[res.id] = refs[res.urn] = group_members(topology, _group_key(res.inputs))
 
     rules: list[_Rule] = []
     for res in resources:
         if res.type == SECURITY_GROUP and res.id:
             for direction in ("ingress", "egress"):
                 for block in res.inputs.get(direction) or ():
-                    rules.extend(_inline(res.id, direction, block, groups))
+                    rules.extend(_inline(res.id, direction, block, refs))
         elif res.type in (INGRESS_RULE, EGRESS_RULE):
-            rules.extend(_separate(res.inputs, "ingress" if res.type == INGRESS_RULE else "egress", groups))
+            rules.extend(_separate(res.inputs, "ingress" if res.type == INGRESS_RULE else "egress", refs))
         elif res.type == LEGACY_RULE:
-            rules.extend(_legacy(res.inputs, groups))
+            rules.extend(_legacy(res.inputs, refs))
 
     _check_copies(resources, rules)
-    managed = {n for members in groups.values() for n in members}
-    ingress: dict[tuple[Network, Network, Protocol], list[PortRange]] = defaultdict(list)
-    egress: dict[tuple[Network, Network, Protocol], list[PortRange]] = defaultdict(list)
+    member_nets = [(gid, n) for gid, members in groups.items() for n in members]
+    by_group: dict[str, list[_Rule]] = defaultdict(list)
     for rule in rules:
-        members = groups.get(rule.group, ())
+        by_group[rule.group].append(rule)
+
+    def containing(address: Network) -> list[str]:
+        return sorted({gid for gid, n in member_nets if _within(address, n)})
+
+    def ports(gids: list[str], direction: str, proto: Protocol, peer: Network, family: int) -> PortSet:
+        """What the groups ``gids`` let through in ``direction`` for ``peer`` (a rule admits a peer inside its CIDR)."""
+        return merge(
+            r.ports
+            for gid in gids
+            for r in by_group.get(gid, ())
+            if r.direction == direction and r.protocol == proto and r.family in (None, family) and any(_within(peer, p) for p in r.peers)
+        )
+
+    candidates: set[tuple[Network, Network, Protocol]] = set()
+    for rule in rules:
+        members = refs.get(rule.group, ())
         pairs = (
             ((p, m) for p in rule.peers for m in members) if rule.direction == "ingress" else ((m, p) for m in members for p in rule.peers)
         )
-        table = ingress if rule.direction == "ingress" else egress
-        for s, d in pairs:
-            if s.version == d.version and rule.family in (None, s.version):
-                table[(s, d, rule.protocol)].append(rule.ports)
+        candidates.update((s, d, rule.protocol) for s, d in pairs if s.version == d.version and rule.family in (None, s.version))
 
     out: list[Access] = []
-    for key in ingress.keys() | egress.keys():
-        s, d, proto = key
-        leaving = merge(egress.get(key, ())) if s in managed else _EVERY[proto]
-        arriving = merge(ingress.get(key, ())) if d in managed else _EVERY[proto]
+    for s, d, proto in candidates:
+        senders, receivers = containing(s), containing(d)
+        leaving = ports(senders, "egress", proto, d, s.version) if senders else _EVERY[proto]
+        arriving = ports(receivers, "ingress", proto, s, s.version) if receivers else _EVERY[proto]
         out.extend(Access(s, d, proto, r) for r in _intersect(leaving, arriving))
     return normalize(out)
+
+
+def _within(inner: Network, outer: Network) -> bool:
+    return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
 
 
 def _check_copies(resources: Sequence[Registration], rules: Sequence[_Rule]) -> None:

@@ -187,10 +187,6 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
     scope = Scope.of(topology, settings)
     region = settings.mode == "region"
     members = {k: scope.members(k) for k in scope.keys}
-    member_of: dict[Network, list[GroupKey]] = defaultdict(list)
-    for k, nets in members.items():
-        for n in nets:
-            member_of[n].append(k)
     acc: _Acc = defaultdict(list)
 
     def add(group: GroupKey, direction: Direction, peers: Iterable[tuple[Peer, str]], duty: Duty, keys: frozenset[str]) -> None:
@@ -218,17 +214,16 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
         dst = endpoint_addresses(topology, cluster, f.destination)
         src_keys = frozenset(endpoint_keys(topology, cluster, f.source) or (f.source,))
         dst_keys = frozenset(endpoint_keys(topology, cluster, f.destination) or (f.destination,))
-        for g in duty.ingress:
-            # A stand-in's addresses are already in a client list's CIDRs: name them by CIDR too, so that
-            # an address listed exactly once is one rule, not a CIDR rule and a group reference.
-            add(g, "ingress", peers(g, () if duty.stand_in else duty.egress, src, f.protocol), duty, src_keys)
+        for g in () if duty.stand_in else duty.ingress:
+            # (a stand-in's addresses are inside a client list whose CIDR rule already admits them)
+            add(g, "ingress", peers(g, duty.egress, src, f.protocol), duty, src_keys)
         for g in duty.egress:
             add(g, "egress", peers(g, duty.ingress, dst, f.protocol), duty, dst_keys)
-        if duty.ingress:
-            # A source address that is also one of our machines (the admin machine listed in clients.ssh, say)
-            # is filtered by its own group's egress too: let it out.
+        if duty.ingress and not duty.stand_in:
+            # A source address inside one of our groups' machines (a node subnet listed in clients.ssh, say)
+            # is filtered by that group's egress too: let it out.
             for s in src:
-                for h in member_of.get(s, ()):
+                for h in _containing(s, members):
                     if h not in duty.egress:
                         add(h, "egress", peers(h, duty.ingress, dst, f.protocol), duty, dst_keys)
 
@@ -236,6 +231,11 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
     plan = AwsPlan(settings=settings, groups=groups)
     _check_quotas(plan, topology)
     return plan
+
+
+def _containing(address: Network, members: Mapping[GroupKey, tuple[Network, ...]]) -> list[GroupKey]:
+    """The groups with a member network that contains ``address``."""
+    return [k for k, nets in members.items() if any(n.version == address.version and address.subnet_of(n) for n in nets)]  # type: ignore[arg-type]
 
 
 def _rows_by_range(topology: Topology, duty: Duty) -> list[tuple[PortRange, frozenset[str]]]:

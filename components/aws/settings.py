@@ -379,7 +379,8 @@ def duties(topology: Topology, flows: FlowSet, scope: Scope) -> tuple[Duty, ...]
 
     A client list (clients.api/ssh/nodePort, Jenkins clients) that covers the admin machine or the Jenkins
     server, when those have a group, makes that machine a client too: its group must let the flow out,
-    so the flow is owed again with that machine as its source ("stand-in").
+    so the flow is owed again with that machine as its source ("stand-in"). The list's own CIDR rule
+    already admits it at the destination, so a stand-in needs egress only.
     """
     out: list[Duty] = []
     for f in flows.flows:

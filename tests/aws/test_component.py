@@ -57,7 +57,7 @@ def test_snow_registers_only_what_snow_supports(planned: Any) -> None:
             for block in g.inputs.get(direction) or ():
                 # CIDR sources only: no group references (no cycles, nothing Snow cannot describe)
                 assert not block.get("securityGroups") and not block.get("self") and not block.get("prefixListIds")
-                assert block["cidrBlocks"] or block["ipv6CidrBlocks"]
+                assert block.get("cidrBlocks") or block.get("ipv6CidrBlocks")
                 assert block["protocol"] in ("tcp", "udp", "icmp", "icmpv6")
 
 
@@ -173,7 +173,7 @@ def test_bad_aws_section_is_refused_before_anything_is_registered() -> None:
     with pytest.raises(ConfigError) as info:
         _plan(cfg)
     keys = {p.key for p in info.value.problems}
-    assert {"aws.caBundle", "aws.vpcId"} <= keys
+    assert {"eksa-firewall:aws.caBundle", "eksa-firewall:aws.vpcId"} <= keys  # as the stack file spells them
 
 
 # --- region ----------------------------------------------------------------------------------------------
