@@ -13,6 +13,7 @@ from components.mermaid import Edge, escape, render_flows, render_plan
 from .golden import check_golden
 from .mermaid_grammar import check
 from .scenarios import SCENARIO_HEADS, scenarios
+from .stack_plans import EXAMPLE_STACKS, PROJECT_DIR, plan_file, stack_file
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -75,3 +76,20 @@ def test_the_grammar_check_catches_broken_text() -> None:
     assert check('flowchart LR\n  subgraph s["x"]\n') == ["1 subgraph(s) not closed"]
     assert check('flowchart LR\n  a["x"]\n  a -->|"y"| b\n') == ["line 3: 'b' is not a declared node"]
     assert check('flowchart LR\n  a["x"]\n  a -->|"y"| a\n  linkStyle 1 stroke:red\n') != []
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_plan_format_mermaid_on_the_example_stacks(stack: str) -> None:
+    import io
+    from contextlib import redirect_stdout
+
+    from components.cli import main
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["plan", "--stack-file", str(stack_file(stack)), "--project-dir", str(PROJECT_DIR), "--format", "mermaid"]) == 0
+    text = out.getvalue()
+    assert check(text) == []
+    doc = plan_file(stack_file(stack))
+    assert text == render_plan(doc) + "\n"  # print() adds the newline
+    assert text.count(" -->|") == len({(f["cluster"], f["source"], f["destination"]) for f in doc["flows"]})
