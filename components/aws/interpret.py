@@ -139,6 +139,8 @@ def _check_copies(resources: Sequence[Registration], rules: Sequence[_Rule]) -> 
         if res.type == SECURITY_GROUP and res.id:
             copies[_group_key(res.inputs)].append(res)
     for key, regs in copies.items():
+        if not key.role:
+            continue  # not one of ours: no copies to compare
         first = regs[0]
         for other in regs[1:]:
             if by_group[other.id or ""] != by_group[first.id or ""]:

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..catalog import load_catalog
-from ..errors import CatalogError, Problem, QuotaError
+from ..component import child_name
+from ..errors import CatalogError, ConfigError, Problem, QuotaError
 from ..flows import FlowSet, endpoint_addresses, endpoint_keys, row_ports
 from ..ports import PortRange, merge
 from ..reader import Network, key_join
@@ -230,7 +231,35 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
     groups = tuple(_group_spec(k, members[k], acc, settings) for k in scope.keys)
     plan = AwsPlan(settings=settings, groups=groups)
     _check_quotas(plan, topology)
+    _check_names(plan)
     return plan
+
+
+def logical_keys(plan: AwsPlan) -> list[tuple[str, ...]]:
+    """The stable keys of every child's logical name (the component adds its own name in front)."""
+    keys: list[tuple[str, ...]] = []
+    if plan.mode == "snow":
+        keys += [("snow", d.name) for d in plan.devices]
+        keys += [(d.name, *g.key.parts) for g in plan.groups for d in g.devices]
+    else:
+        keys += [("region",)] + [g.key.parts for g in plan.groups]
+        keys += [(*g.key.parts, *r.name_keys) for g in plan.groups for r in (*g.ingress, *g.egress)]
+    return keys
+
+
+def _check_names(plan: AwsPlan) -> None:
+    """Names join keys with '-': device 'snow-1' + cluster 'prod' and device 'snow' + cluster '1-prod' would
+    collide. Refuse that before Pulumi does, with a fix."""
+    seen: dict[str, tuple[str, ...]] = {}
+    for keys in logical_keys(plan):
+        name = child_name("", *keys)
+        if name in seen and seen[name] != keys:
+            raise ConfigError.one(
+                plan.settings.key,
+                f"two objects would get the same name {name!r} ({'/'.join(seen[name])} and {'/'.join(keys)})",
+                "rename a device or a cluster so that '<device>-<cluster>' names differ",
+            )
+        seen[name] = keys
 
 
 def _containing(address: Network, members: Mapping[GroupKey, tuple[Network, ...]]) -> list[GroupKey]:

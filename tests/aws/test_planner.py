@@ -209,3 +209,17 @@ def test_placement_spreads_groups_over_devices() -> None:
     plan = _plan(config(clusters=_clusters(40), aws={"placement": placement}))
     assert {d.name for d in plan.devices} == {"dev-a", "dev-b"}
     assert len(plan.groups) == 80
+
+
+def test_names_that_would_collide_are_refused() -> None:
+    from components.errors import ConfigError
+
+    cfg = config(
+        endpoints={"snowDevices": [{"name": "snow-1", "address": "10.0.1.2"}, {"name": "snow", "address": "10.0.1.3"}]},
+        clusters=[
+            {"name": "prod", "controlPlane": {"endpoint": "10.0.2.100", "addresses": ["10.0.2.0/28"]}},
+            {"name": "1-prod", "controlPlane": {"endpoint": "10.0.3.100", "addresses": ["10.0.3.0/28"]}},
+        ],
+    )
+    with pytest.raises(ConfigError, match="same name 'snow-1-prod-control-plane'"):
+        _plan(cfg)
