@@ -140,6 +140,8 @@ def test_plan_and_verify_commands(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_example_stack_file_is_documented_in_the_guide() -> None:
     guide = (PROJECT_DIR / "docs" / "platforms" / "baremetal.md").read_text(encoding="utf-8")
-    for key in ("table", "defaultAction", "outputDir", "apply", "enabled", "user", "port", "sudo", "privateKeyConfig", "path"):
+    from components.baremetal.settings import APPLY_KEYS, KEYS
+
+    for key in (*KEYS, *(f"apply.{k}" for k in APPLY_KEYS)):
         assert f"`{key}`" in guide, key
     assert Path(PROJECT_DIR / "stacks" / "Pulumi.baremetal-example.yaml").exists()
