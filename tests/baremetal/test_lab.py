@@ -223,7 +223,7 @@ def test_probe_command_in_the_lab(planned_lab: tuple[Planned, Lab]) -> None:
     worker = lab.host("w1")
     stack_file = str(lab.workdir / "Pulumi.lab.yaml")
     cmd = ["-m", "components.cli", "probe", "--stack-file", stack_file, "--project-dir", str(PROJECT_DIR), "--from", "worker"]
-    cmd += ["--timeout", "1", "--deadline", "60", "--format", "json"]
+    cmd += ["--timeout", "2", "--deadline", "60", "--format", "json"]
     ok = lab.exec_python(worker, *cmd)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     doc = json.loads(ok.stdout)
