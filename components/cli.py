@@ -91,7 +91,8 @@ def _row_json(r: Any) -> dict[str, Any]:
 # --- stacks ----------------------------------------------------------------------------------------
 
 
-def _load(args: argparse.Namespace) -> tuple[StackConfig, Topology, FlowSet]:
+def load_stack_args(args: argparse.Namespace) -> tuple[StackConfig, Topology, FlowSet]:
+    """The stack named by ``--stack``/``--stack-file`` (see ``add_stack_arguments``): config, topology, flows."""
     project = load_project(Path(args.project_dir))
     stack_file = Path(args.stack_file) if args.stack_file else None
     sc = load_stack(project, stack=args.stack, path=stack_file)
@@ -105,16 +106,10 @@ def _load(args: argparse.Namespace) -> tuple[StackConfig, Topology, FlowSet]:
 
 
 def plan_document(args: argparse.Namespace) -> dict[str, Any]:
-    from .engine import run_program  # imports the Pulumi SDK: only for commands that run the program
+    from .engine import run_stack  # imports the Pulumi SDK: only for commands that run the program
 
-    sc, _topology, flows = _load(args)
-    run = run_program(
-        sc.project.program,
-        project=sc.project.name,
-        stack=sc.stack,
-        config=sc.engine_config(),
-        secret_keys=sc.secret_keys,
-    )
+    sc, _topology, flows = load_stack_args(args)
+    run = run_stack(sc)
     return {
         "schema": PLAN_SCHEMA,
         "project": run.project,
@@ -160,11 +155,11 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .engine import run_program
+    from .engine import run_stack
     from .verify import verify
 
-    sc, topology, flows = _load(args)
-    run = run_program(sc.project.program, project=sc.project.name, stack=sc.stack, config=sc.engine_config(), secret_keys=sc.secret_keys)
+    sc, topology, flows = load_stack_args(args)
+    run = run_stack(sc)
     report = verify(topology, flows, run.resources)
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))
@@ -182,7 +177,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 # --- entry point -----------------------------------------------------------------------------------
 
 
-def _stack_args(p: argparse.ArgumentParser) -> None:
+def add_stack_arguments(p: argparse.ArgumentParser) -> None:
+    """``--stack NAME | --stack-file PATH`` and ``--project-dir``: for every command that reads a stack."""
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--stack", help="stack name: reads stacks/Pulumi.<NAME>.yaml")
     which.add_argument("--stack-file", help="a stack file anywhere on disk")
@@ -198,11 +194,11 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--format", choices=("table", "markdown", "json"), default="table")
     m.set_defaults(func=cmd_matrix)
     pl = sub.add_parser("plan", help="what `pulumi up` would create, offline")
-    _stack_args(pl)
+    add_stack_arguments(pl)
     pl.add_argument("--format", choices=("table", "markdown", "json", "mermaid"), default="table")
     pl.set_defaults(func=cmd_plan)
     v = sub.add_parser("verify", help="check the rendered objects against the required flows")
-    _stack_args(v)
+    add_stack_arguments(v)
     v.add_argument("--format", choices=("text", "json"), default="text")
     v.set_defaults(func=cmd_verify)
     for module in EXTRA_COMMANDS:  # commands that live beside their platform, imported only when present

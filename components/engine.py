@@ -26,7 +26,10 @@ from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-SECRET = "[secret]"
+from .stackfile import SECRET, StackConfig
+
+__all__ = ["SECRET", "ProgramRun", "Registration", "run_program", "run_stack"]
+
 UNKNOWN = "[unknown]"
 
 
@@ -146,6 +149,18 @@ def run_program(
     """
     recorded = [] if recorded is None else recorded
     return contextvars.Context().run(_run, program, project, stack, dict(config), list(secret_keys), recorded)
+
+
+def run_stack(sc: StackConfig, *, recorded: list[Registration] | None = None) -> ProgramRun:
+    """Run the project's program with one stack's config, as ``pulumi up`` would (offline)."""
+    return run_program(
+        sc.project.program,
+        project=sc.project.name,
+        stack=sc.stack,
+        config=sc.engine_config(),
+        secret_keys=sc.secret_keys,
+        recorded=recorded,
+    )
 
 
 def _run(

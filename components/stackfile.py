@@ -15,8 +15,9 @@ from typing import Any
 
 import yaml
 
-from .engine import SECRET
 from .errors import EksaFirewallError
+
+SECRET = "[secret]"  # what a secret value looks like offline: in config, plan inputs and outputs
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

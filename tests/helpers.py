@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from components.engine import ProgramRun, Registration, run_program
+from components.engine import ProgramRun, Registration, run_program, run_stack
 from components.flows import FlowSet, build_flows
 from components.stackfile import StackConfig, load_project, load_stack
 from components.topology import Topology, parse_topology
@@ -72,7 +72,7 @@ def plan_config(
 def plan_stack(name: str) -> Planned:
     """Run __main__.py under mocks with a stack file of stacks/."""
     sc = stack_config(name)
-    run = run_program(sc.project.program, project=sc.project.name, stack=sc.stack, config=sc.engine_config(), secret_keys=sc.secret_keys)
+    run = run_stack(sc)
     topology = parse_topology(sc.project_values(), read_file=_read_file)
     return Planned(run=run, topology=topology, flows=build_flows(topology))
 

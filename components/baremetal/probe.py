@@ -243,9 +243,9 @@ def _role_addresses(topology: Topology, flows: FlowSet, role: str, cluster: str 
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from ..cli import _load
+    from ..cli import load_stack_args
 
-    _sc, topology, flows = _load(args)
+    _sc, topology, flows = load_stack_args(args)
     sources = sorted({f.source for f in flows.flows} - set(UNPROBEABLE_SOURCES))
     if args.role not in sources:
         print(f"eksa-firewall: --from {args.role}: no required flow starts there; choose one of {', '.join(sources)}", file=sys.stderr)
@@ -312,7 +312,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from ..cli import _stack_args
+    from ..cli import add_stack_arguments
 
     p = subparsers.add_parser(
         "probe",
@@ -320,7 +320,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _stack_args(p)
+    add_stack_arguments(p)
     p.add_argument(
         "--from", dest="role", required=True, help="the role this machine plays: admin-machine, control-plane, worker, etcd, ..."
     )

@@ -117,5 +117,5 @@ def test_a_bad_section_fails_before_anything_is_registered() -> None:
     with pytest.raises(ConfigError) as info:
         plan_config(config)
     keys = {p.key for p in info.value.problems}
-    assert keys == {"vsphere.nsx.mode", "vsphere.nsx.membership", "vsphere.tag"}
+    assert keys == {"eksa-firewall:vsphere.nsx.mode", "eksa-firewall:vsphere.nsx.membership", "eksa-firewall:vsphere.tag"}
     assert "did you mean 'enforce'" in str(info.value)
