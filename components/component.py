@@ -41,6 +41,21 @@ def config_key_prefix(prefix: str) -> Iterator[None]:
         _KEY_PREFIX.reset(token_)
 
 
+# The stack program has already parsed the config and computed the flows (to fail before importing a provider
+# SDK); it hands them to the component so that ``prepare`` does not do the same work a second time.
+_PREPARED: ContextVar[tuple[Mapping[str, Any], str, Topology, FlowSet] | None] = ContextVar("eksa_firewall_prepared", default=None)
+
+
+@contextmanager
+def prepared(args: Mapping[str, Any], topology: Topology, flows: FlowSet) -> Iterator[None]:
+    """Within this block, ``prepare(args, ...)`` (the same ``args`` object) returns ``topology`` and ``flows``."""
+    token_ = _PREPARED.set((args, topology.key_prefix, topology, flows))
+    try:
+        yield
+    finally:
+        _PREPARED.reset(token_)
+
+
 def token(type_name: str) -> str:
     """The component type token; the ``index`` module is what multi-language packages require."""
     return f"{PACKAGE}:index:{type_name}"
@@ -49,14 +64,19 @@ def token(type_name: str) -> str:
 def prepare(args: Mapping[str, Any], platform: str, *, key_prefix: str | None = None) -> tuple[Topology, FlowSet]:
     """Validate ``args`` for ``platform`` and compute the flows; raises ConfigError, registers nothing."""
     key_prefix = _KEY_PREFIX.get() if key_prefix is None else key_prefix
-    topology = parse_topology(args, key_prefix=key_prefix)
+    known = _PREPARED.get()
+    if known is not None and known[0] is args and known[1] == key_prefix:
+        topology, flows = known[2], known[3]
+    else:
+        topology = parse_topology(args, key_prefix=key_prefix)
+        flows = None
     if topology.platform != platform:
         raise ConfigError.one(
             f"{key_prefix}platform",
             f"is {topology.platform!r}, but this component builds {platform!r} firewalls",
             f"set platform: {platform}, or use the {topology.platform} component",
         )
-    return topology, build_flows(topology)
+    return topology, flows if flows is not None else build_flows(topology)
 
 
 _UNSAFE = re.compile(r"[^a-z0-9-]+")

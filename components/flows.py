@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .catalog import Catalog, Protocol, Row, load_catalog
@@ -132,7 +132,20 @@ def _expand_word(word: str, topology: Topology, cluster: Cluster) -> tuple[str, 
 
 
 def endpoint_addresses(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[Network, ...]:
-    """The addresses an endpoint of ``cluster`` stands for (empty: the endpoint is not configured)."""
+    """The addresses an endpoint of ``cluster`` stands for (empty: the endpoint is not configured).
+
+    Computed once per (topology, cluster, endpoint): planners, the ACL export and ``expand`` ask for the same
+    endpoints thousands of times in a large environment."""
+    key = ("endpoint", cluster.name, endpoint)
+    hit = topology.memo.get(key)
+    if hit is not None and hit[0] is cluster:
+        return hit[1]
+    value = _endpoint_addresses(topology, cluster, endpoint)
+    topology.memo[key] = (cluster, value)
+    return value
+
+
+def _endpoint_addresses(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[Network, ...]:
     ep = topology.endpoints
     if endpoint == "control-plane":
         return cluster.control_plane.addresses
@@ -147,25 +160,34 @@ def endpoint_addresses(topology: Topology, cluster: Cluster, endpoint: str) -> t
         return canonical_networks([*manager.control_plane.addresses, *manager.workers])
     if endpoint == API_LOAD_BALANCER:
         return (cluster.api_load_balancer.address,) if cluster.api_load_balancer else ()
-    simple: Mapping[str, tuple[Network, ...]] = {
-        "admin-machine": topology.admin_machine,
-        "control-plane-vip": (cluster.endpoint,),
-        "tinkerbell-vip": (ep.tinkerbell_ip,) if ep.tinkerbell_ip else (),
-        "bmc": canonical_networks([b.address for b in ep.bmcs]),
-        "vcenter": (ep.vcenter,) if ep.vcenter else (),
-        "prism-central": (ep.prism_central,) if ep.prism_central else (),
-        "snow-device": canonical_networks([d.address for d in ep.snow_devices]),
-        "jenkins": (topology.jenkins.address,) if topology.jenkins else (),
-        "jenkins-clients": topology.jenkins.clients if topology.jenkins else (),
-        "api-clients": topology.clients.api,
-        "ssh-clients": topology.clients.ssh,
-        "nodeport-clients": topology.clients.node_port,
+    if endpoint == "admin-machine":
+        return topology.admin_machine
+    if endpoint == "control-plane-vip":
+        return (cluster.endpoint,)
+    if endpoint == "tinkerbell-vip":
+        return (ep.tinkerbell_ip,) if ep.tinkerbell_ip else ()
+    if endpoint == "bmc":
+        return canonical_networks([b.address for b in ep.bmcs])
+    if endpoint == "vcenter":
+        return (ep.vcenter,) if ep.vcenter else ()
+    if endpoint == "prism-central":
+        return (ep.prism_central,) if ep.prism_central else ()
+    if endpoint == "snow-device":
+        return canonical_networks([d.address for d in ep.snow_devices])
+    if endpoint == "jenkins":
+        return (topology.jenkins.address,) if topology.jenkins else ()
+    if endpoint == "jenkins-clients":
+        return topology.jenkins.clients if topology.jenkins else ()
+    if endpoint == "api-clients":
+        return topology.clients.api
+    if endpoint == "ssh-clients":
+        return topology.clients.ssh
+    if endpoint == "nodeport-clients":
+        return topology.clients.node_port
+    if endpoint == "dhcp-clients":
         # A machine asking for its first DHCP lease has no address yet.
-        "dhcp-clients": (UNADDRESSED,),
-    }
-    if endpoint not in simple:
-        raise KeyError(f"unknown endpoint {endpoint!r}")
-    return simple[endpoint]
+        return (UNADDRESSED,)
+    raise KeyError(f"unknown endpoint {endpoint!r}")
 
 
 def endpoint_keys(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[str, ...]:

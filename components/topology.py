@@ -66,9 +66,14 @@ class Cluster:
     etcd_peer_port: int
     worker_groups: tuple[WorkerGroup, ...]
 
+    _workers: tuple[Network, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_workers", canonical_networks([a for g in self.worker_groups for a in g.machines.addresses]))
+
     @property
     def workers(self) -> tuple[Network, ...]:
-        return canonical_networks([a for g in self.worker_groups for a in g.machines.addresses])
+        return self._workers
 
     @property
     def etcd(self) -> tuple[Network, ...]:
@@ -125,12 +130,18 @@ class Topology:
     settings: Mapping[str, Any] = field(default_factory=dict)
     settings_key: str = ""
     key_prefix: str = ""
+    # Derived values computed once per topology (flows.endpoint_addresses, cluster lookups): a topology is
+    # frozen, so they never go stale. Not an argument, so ``dataclasses.replace`` starts a fresh memo.
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def cluster(self, name: str) -> Cluster:
-        for c in self.clusters:
-            if c.name == name:
-                return c
-        raise KeyError(name)
+        by_name = self.memo.get("clusters")
+        if by_name is None:
+            by_name = self.memo["clusters"] = {c.name: c for c in self.clusters}
+        try:
+            return by_name[name]
+        except KeyError:
+            raise KeyError(name) from None
 
 
 ReadFile = Callable[[str], str]

@@ -106,13 +106,14 @@ class AwsFirewall(pulumi.ComponentResource):
             )
         providers = {d.name: self._snow_provider(d, settings, ca_path, credentials) for d in self.plan.devices}
         for group in self.plan.groups:
+            ingress, egress = _inline_ingress(group), _inline_egress(group)  # the same on every device
             for device in group.devices:
                 sg = aws.ec2.SecurityGroup(
                     child_name(self._name, device.name, *group.key.parts),
                     name=group.name,
                     description=group.description,
-                    ingress=_inline_ingress(group),
-                    egress=_inline_egress(group),  # always explicit: Snow revokes the default allow-all egress
+                    ingress=ingress,
+                    egress=egress,  # always explicit: Snow revokes the default allow-all egress
                     tags=dict(group.tags),
                     opts=pulumi.ResourceOptions(parent=self, provider=providers[device.name]),
                 )

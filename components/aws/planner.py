@@ -189,6 +189,7 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
     region = settings.mode == "region"
     members = {k: scope.members(k) for k in scope.keys}
     acc: _Acc = defaultdict(list)
+    containing: dict[Network, list[GroupKey]] = {}  # address -> groups with a member network holding it
 
     def add(group: GroupKey, direction: Direction, peers: Iterable[tuple[Peer, str]], duty: Duty, keys: frozenset[str]) -> None:
         pieces = _rows_by_range(topology, duty)
@@ -224,11 +225,16 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
             # A source address inside one of our groups' machines (a node subnet listed in clients.ssh, say)
             # is filtered by that group's egress too: let it out.
             for s in src:
-                for h in _containing(s, members):
+                if s not in containing:
+                    containing[s] = _containing(s, members)
+                for h in containing[s]:
                     if h not in duty.egress:
                         add(h, "egress", peers(h, duty.ingress, dst, f.protocol), duty, dst_keys)
 
-    groups = tuple(_group_spec(k, members[k], acc, settings) for k in scope.keys)
+    by_group: dict[GroupKey, _Acc] = defaultdict(dict)  # each group reads its own rules, not every group's
+    for k, items in acc.items():
+        by_group[k[0]][k] = items
+    groups = tuple(_group_spec(k, members[k], by_group[k], settings) for k in scope.keys)
     plan = AwsPlan(settings=settings, groups=groups)
     _check_quotas(plan, topology)
     _check_names(plan)

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 import pulumi
 import pulumi.dynamic as dyn
+from pulumi.dynamic.dynamic import serialize_provider
 
 from .nsx_client import NsxApiError, NsxClient, NsxError
 
@@ -299,7 +300,24 @@ class _NsxResource(dyn.Resource):
         if password is not None:
             props["password"] = pulumi.Output.secret(password)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["password"]))
-        super().__init__(NsxProvider(self.kind), name, props, opts)
+        # What dyn.Resource.__init__ does, with the provider serialized once per kind (see serialized_provider).
+        props["__provider"] = pulumi.Output.secret(serialized_provider(self.kind))
+        pulumi.CustomResource.__init__(self, f"pulumi-python:{self._resource_type_name}", name, props, opts)
+
+
+_SERIALIZED: dict[str, str] = {}
+
+
+def serialized_provider(kind: str) -> str:
+    """The dill form of ``NsxProvider(kind)`` that Pulumi stores in each resource's ``__provider`` input.
+
+    Computed once per kind and process: every resource of a kind carries the same provider (it holds only the
+    kind), and ``pulumi.dynamic.serialize_provider`` wraps pickle's dict writer once more on every call (pulumi
+    3.272 does not undo it), so calling it per resource made each call slower than the last (a 50-cluster stack:
+    a third of the plan) and failed with RecursionError after about a thousand resources in one process."""
+    if kind not in _SERIALIZED:
+        _SERIALIZED[kind] = serialize_provider(NsxProvider(kind))
+    return _SERIALIZED[kind]
 
 
 class NsxGroup(_NsxResource, module="nsx", name="Group"):
