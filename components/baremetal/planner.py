@@ -10,7 +10,8 @@ output is not filtered and replies are accepted as ``established``. They are in 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from ..catalog import Protocol, format_version
 from ..flows import Flow, FlowSet, endpoint_addresses
@@ -93,8 +94,8 @@ def set_name(cluster: str, endpoint: str, version: int) -> str:
     return f"{base}_v{version}".replace("-", "_")
 
 
-def _comment(flow: Flow) -> str:
-    text = f"{flow.cluster}: {flow.source} -> {flow.destination} ({', '.join(flow.rows)})"
+def _comment(flow: Flow, clusters: tuple[str, ...] = ()) -> str:
+    text = f"{', '.join(clusters or (flow.cluster,))}: {flow.source} -> {flow.destination} ({', '.join(flow.rows)})"
     if len(text.encode()) > MAX_COMMENT:
         text = text.encode()[: MAX_COMMENT - 3].decode(errors="ignore") + "..."
     return text.replace('"', "'")
@@ -104,6 +105,8 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
     hosts = host_roles(topology)
     by_key: dict[tuple[str | None, str], list[Rule]] = {(h.cluster, h.role): [] for h in hosts}
     sets: dict[tuple[str | None, str], dict[str, AddressSet]] = {(h.cluster, h.role): {} for h in hosts}
+    # The same rule owed by several clusters (every cluster's machines DHCP towards the admin machine) is one rule.
+    seen: dict[tuple[Any, ...], tuple[int, tuple[str, ...]]] = {}
     for flow in flows.flows:
         where = destination_host(topology, flow)
         if where is None:
@@ -123,6 +126,13 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
                 known = sets[where].setdefault(s.name, s)
                 if known != s:
                     raise AssertionError(f"two different address sets named {s.name}")
+            same = (where, version, src_set, dst_set, flow.protocol, flow.ports, broadcast)
+            if same in seen:
+                i, clusters = seen[same]
+                seen[same] = (i, (*clusters, flow.cluster))
+                by_key[where][i] = replace(by_key[where][i], comment=_comment(flow, seen[same][1]))
+                continue
+            seen[same] = (len(by_key[where]), (flow.cluster,))
             by_key[where].append(
                 Rule(
                     version=version,
