@@ -1,0 +1,91 @@
+"""One measurement in a fresh interpreter: ``python -m tests.bench.child REQUEST.json`` prints one JSON line.
+
+Modes:
+- ``plan``: run ``__main__.py`` (our program) under the mock engine once, timed; the provider SDK modules
+  named in ``preimport`` are imported first, untimed (their import cost is the start-up figure, not a
+  per-resource cost), and the same modules are imported before the floor, so both start from the same state;
+- ``floor``: run tests/bench/floor_program (the same resources from a recorded registration list, through the
+  provider SDKs' classes, or bare with ``"floor": "bare"``), timed likewise;
+- ``startup``: everything from a cold interpreter: import pulumi and the engine, plan the stack; reports the
+  wall time since the interpreter started, the peak RSS and which provider SDKs ended up in ``sys.modules``.
+Both timed modes can write the registrations they recorded (``dump``) for the economy and the floor.
+"""
+
+from __future__ import annotations
+
+import time
+
+T0 = time.perf_counter()
+
+import gc  # noqa: E402
+import importlib  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SDKS = ("pulumi_aws", "pulumi_vsphere", "pulumi_nutanix", "pulumi_command")
+
+
+def _registration(r: Any) -> dict[str, Any]:
+    return {**r.to_json(), "custom": r.custom, "provider": r.provider}
+
+
+def main(request_path: str) -> None:
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))  # run_program changes directory: keep the project importable
+    req: dict[str, Any] = json.loads(Path(request_path).read_text(encoding="utf-8"))
+    mode = req["mode"]
+    imports_before = time.perf_counter()
+    for module in req.get("preimport", ()):
+        # Provider SDKs load their modules lazily: touching an attribute runs the module body now.
+        getattr(importlib.import_module(module), "_eksa_bench_touch", None)
+    from components.engine import run_program
+
+    if mode == "floor":
+        import tests.bench.floor  # noqa: F401 - imported here, not inside the timed run
+
+        program = PROJECT_DIR / "tests" / "bench" / "floor_program" / "__main__.py"
+        config = {f"{req['project']}:registrations": req["registrations"], f"{req['project']}:mode": req.get("floor", "sdk")}
+        secret_keys: list[str] = []
+    else:
+        program = PROJECT_DIR / "__main__.py"
+        config = req["config"]
+        secret_keys = req["secret_keys"]
+    imported = time.perf_counter() - imports_before
+    gc.collect()
+    gc_time = [0.0, 0, 0.0]  # seconds in the collector, collections, start of the current one
+
+    def gc_clock(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            gc_time[2] = time.perf_counter()
+        else:
+            gc_time[0] += time.perf_counter() - gc_time[2]
+            gc_time[1] += 1
+
+    gc.callbacks.append(gc_clock)
+    cpu0, t1 = time.process_time(), time.perf_counter()
+    run = run_program(program, project=req["project"], stack=req["stack"], config=config, secret_keys=secret_keys)
+    t2, cpu1 = time.perf_counter(), time.process_time()
+    gc.callbacks.remove(gc_clock)
+    if req.get("dump"):
+        Path(req["dump"]).write_text(json.dumps([_registration(r) for r in run.resources]), encoding="utf-8")
+    out = {
+        "mode": mode,
+        "seconds": t2 - t1,
+        "cpu_seconds": cpu1 - cpu0,
+        "since_start_seconds": t2 - T0,
+        "preimport_seconds": imported,
+        "gc_seconds": gc_time[0],
+        "gc_collections": gc_time[1],
+        "resources": len(run.resources),
+        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "sdks": sorted(m for m in SDKS if m in sys.modules),
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,130 @@
+"""bench-report/report.md from the report document (the JSON written next to it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from components.render import table
+
+
+def _s(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def markdown(doc: Mapping[str, Any]) -> str:
+    m = doc["machine"]
+    lines = [
+        "# eksa-firewall benchmark",
+        "",
+        f"Run on {doc['date']} in {doc['seconds']} s, with `make bench` (`python -m tests.bench.run`).",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {m['cpu']}, {m['cores']} cores (shared: load average {m['load_average_at_start']} at start)",
+        f"- {m['os']}, Python {m['python']}, pulumi {m['pulumi']}; " + ", ".join(f"{k} {v}" for k, v in m["sdks"].items()),
+        "",
+        "## Budgets",
+        "",
+        table(
+            ("budget", "value", "result"),
+            [(b["budget"], b["value"], "pass" if b["ok"] else "**FAIL**") for b in doc["budgets"]],
+            "markdown",
+        ),
+        "",
+        "## Method",
+        "",
+        doc["method"],
+        "",
+        f"Runs per median: {doc['runs']['default']} ({doc['runs']['slow']} for aws-region at 50 clusters), "
+        f"{doc['runs']['startup']} for start-up. Timings vary with the machine and its load: compare ratios, not seconds.",
+        "",
+        "Generated stacks (tests/bench/generate.py): the example stack's clusters copied and renamed until there are N, "
+        "each cluster moved to its own 10.(100+j).0.0/16; bare-metal hardware selectors become the addresses they "
+        "select; Snow gets more devices (each copy on a pair) only beyond 50 groups per device; regional AWS creates "
+        "the node groups in the VPC and no admin-machine/Jenkins group (see the quotas for why).",
+        "",
+        "## 1. Plan time against the SDK floor",
+        "",
+    ]
+    for r in doc["results"]:
+        rows = []
+        for p in r["plans"]:
+            rows.append(
+                (
+                    p["size"],
+                    p["resources"],
+                    _s(p["ours_seconds"]),
+                    _s(p["floor_seconds"]),
+                    f"**{p['ratio']:.3f}**",
+                    f"{p['cpu_ratio']:.3f}",
+                    f"{p['ours_gc_seconds']:.3f} / {p['floor_gc_seconds']:.3f}",
+                    f"{p['bare_ratio']:.3f}" if "bare_ratio" in p else "",
+                )
+            )
+        lines += [
+            f"### {r['case']} ({r['stack']})",
+            "",
+            table(
+                ("clusters", "resources", "plan s", "SDK floor s", "ratio", "CPU ratio", "GC s (plan / floor)", "ratio to bare floor"),
+                rows,
+                "markdown",
+            ),
+            "",
+        ]
+    lines += ["## 2. Start-up (example stack, cold interpreter)", ""]
+    lines.append(
+        table(
+            ("stack", "seconds", "process wall s", "peak RSS MB", "provider SDKs imported", "foreign"),
+            [
+                (
+                    r["stack"],
+                    _s(r["startup"]["seconds"]),
+                    _s(r["startup"]["process_seconds"]),
+                    f"{r['startup']['maxrss_mb']:.0f}",
+                    ", ".join(r["startup"]["sdks"]) or "none",
+                    ", ".join(r["startup"]["foreign_sdks"]) or "none",
+                )
+                for r in doc["results"]
+            ],
+            "markdown",
+        )
+    )
+    lines += ["", "## 3. Object economy", "", "Minimum, per platform (computed from the topology and the flows, never from a planner):", ""]
+    for platform, defs in doc["economy_definitions"].items():
+        lines.append(f"- **{platform}**:")
+        lines += [f"  - {d}" for d in defs]
+    lines.append("")
+    for r in doc["results"]:
+        rows = []
+        for size, e in r["economy"].items():
+            for c in e["counts"]:
+                rows.append((size, c["kind"], c["registered"], c["minimum"], f"{c['ratio']:.3f}"))
+        lines += [f"### {r['case']}", "", table(("clusters", "objects", "registered", "minimum", "ratio"), rows, "markdown"), ""]
+        quotas = {size: e["quotas"] for size, e in r["economy"].items() if e["quotas"]}
+        if quotas:
+            lines += ["Quota figures per size: " + "; ".join(f"{k}: {v}" for k, v in quotas.items()), ""]
+        q = r["quota"]
+        lines += [
+            f"Largest cluster count within the platform quotas ({q['method']}): **{q['largest']}**"
+            + (f". First refusal: {q['first_refusal']}" if q.get("first_refusal") else ""),
+            "",
+            "Verify of every benchmarked stack: "
+            + ", ".join(f"{k}: {'ok' if v['verify_ok'] else 'FAILED'}" for k, v in r["verify"].items()),
+            "",
+        ]
+    nsx = doc.get("nsx_calls")
+    if nsx:
+        lines += [
+            "## 4. NSX API calls (vsphere-example against the emulator)",
+            "",
+            f"Objects: {nsx['objects']}. Session logins are counted apart (one per provider process).",
+            "",
+            table(
+                ("phase", "calls by method", "total", "per object", "session logins"),
+                [(k, v["calls"] or "none", v["total"], v["per_object"], v["session_logins"]) for k, v in nsx["phases"].items()],
+                "markdown",
+            ),
+            "",
+        ]
+    return "\n".join(lines) + "\n"
