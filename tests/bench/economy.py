@@ -46,9 +46,12 @@ DEFINITIONS: Mapping[str, Sequence[str]] = {
         "categories and application policies: one per node role with machines of each cluster (the secured group)",
         "policy rules: per policy, the outbound rule, the intra-group rule, and one rule per distinct source of the flows "
         "into that role (Flow takes one source per rule: a category, an IPv4 address group, or an IPv6 subnet)",
-        "address groups: one per distinct IPv4 address set of the peers the flows name, shared by every cluster",
-        "service groups: one per distinct (catalog row, protocol, effective ports) of the flows into nodes, shared by every "
-        "cluster (a service group is named after its row so that Flow shows why a port is open)",
+        "address groups: per cluster, one per peer (admin machine, client ranges...) whose IPv4 networks the flows into its nodes name",
+        "service groups: per cluster, one per distinct (catalog row, protocol, effective ports) of the flows into its nodes",
+        "two constraints of the documented design are kept (docs/platforms/nutanix.md): every object carries its cluster "
+        "(stacks sharing a Prism Central never collide; removing a cluster removes exactly its objects), and a peer's "
+        "ranges live in the peer's own address group (adding a range changes a group, never a rule). What sharing across "
+        "clusters would need instead is reported as `shared across clusters` (not a budget)",
     ),
     "baremetal": (
         "rulesets: one per host role (admin machine; per cluster control plane, external etcd, workers)",
@@ -270,14 +273,15 @@ def _nutanix(topology: Topology, flows: FlowSet, registrations: Sequence[Mapping
     catalog = load_catalog()
     secured = [(c, role) for c in topology.clusters for role in _roles(c)]
     sources: dict[tuple[str, str], set[tuple[str, Any]]] = defaultdict(set)
-    address_sets: set[frozenset[Network]] = set()
-    services: set[tuple[str, str, tuple[PortRange, ...]]] = set()
+    address_groups: set[tuple[str, str]] = set()  # (cluster, peer)
+    address_sets: set[frozenset[Network]] = set()  # shared across clusters: one per distinct set
+    services: set[tuple[str, str, str, tuple[PortRange, ...]]] = set()  # (cluster, row, protocol, ports)
     for f in flows.flows:
         if f.destination not in NODE_ROLES:
             continue
         cluster = topology.cluster(f.cluster)
         for row in f.rows:
-            services.add((row, f.protocol, row_ports(catalog[row], topology, cluster)))
+            services.add((f.cluster, row, f.protocol, row_ports(catalog[row], topology, cluster)))
         target = sources[(f.cluster, f.destination)]
         if f.source == f.destination:
             continue  # the intra-group rule
@@ -292,8 +296,9 @@ def _nutanix(topology: Topology, flows: FlowSet, registrations: Sequence[Mapping
             nets = endpoint_addresses(topology, cluster, f.source)
             v4 = frozenset(n for n in nets if n.version == 4)
             if v4 and 4 in families:
+                address_groups.add((f.cluster, f.source))
                 address_sets.add(v4)
-                target.add(("addresses", v4))
+                target.add(("addresses", f.source))
             if 6 in families:
                 target.update(("subnet", n) for n in nets if n.version == 6)
     min_rules = sum(2 + len(sources[(c.name, role)]) for c, role in secured)
@@ -303,10 +308,16 @@ def _nutanix(topology: Topology, flows: FlowSet, registrations: Sequence[Mapping
             Count("categories", len(_of(registrations, "categoryV2:CategoryV2")), len(secured)),
             Count("security policies", len(policies), len(secured)),
             Count("policy rules", sum(len(p["inputs"].get("rules") or []) for p in policies), min_rules),
-            Count("address groups", len(_of(registrations, "addressGroupsV2:AddressGroupsV2")), len(address_sets)),
+            Count("address groups", len(_of(registrations, "addressGroupsV2:AddressGroupsV2")), len(address_groups)),
             Count("service groups", len(_of(registrations, "serviceGroupsV2:ServiceGroupsV2")), len(services)),
         ),
-        {"max_rules_per_policy": max((len(p["inputs"].get("rules") or []) for p in policies), default=0)},
+        {
+            "max_rules_per_policy": max((len(p["inputs"].get("rules") or []) for p in policies), default=0),
+            "shared across clusters": {
+                "address groups": len(address_sets),
+                "service groups": len({(row, proto, ports) for _, row, proto, ports in services}),
+            },
+        },
     )
 
 

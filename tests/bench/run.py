@@ -120,7 +120,7 @@ def measure_plan(case: Case, label: str, config: Mapping[str, Any], runs: int, *
     result["cpu_ratio"] = result["ours_cpu_seconds"] / result["floor_cpu_seconds"]
     if bare:
         bare_runs = [
-            _child({**base, "mode": "floor", "floor": "bare", "preimport": preimport, "registrations": str(dump)}) for _ in range(runs)
+            _child({**base, "mode": "floor", "floor": "bare", "preimport": preimport, "registrations": str(dump)}) for _ in range(SLOW_RUNS)
         ]
         result["bare_floor_seconds"] = _median(bare_runs, "seconds")
         result["bare_ratio"] = result["ours_seconds"] / result["bare_floor_seconds"]
