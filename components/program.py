@@ -51,8 +51,9 @@ _FROZEN = False
 def freeze_imports() -> None:
     """Move what is alive now (Pulumi, the provider SDK: pulumi_nutanix alone is 163 MB of objects) out of the
     garbage collector's reach. Without it, every full collection while resources register walks the whole
-    SDK again: on a 50-cluster Nutanix stack that was 60% of the program's time. Once per process: a real
-    `pulumi preview` runs the program once; tests that run many plans in one process freeze only the first."""
+    SDK again: on a 50-cluster Nutanix stack the collector took 1.6 s of a 2.6 s plan (0.9 s of 2.0 s frozen;
+    make bench). Once per process: a real `pulumi preview` runs the program once; tests that run many plans in
+    one process freeze only the first."""
     global _FROZEN  # noqa: PLW0603 - once per process, by design
     if not _FROZEN:
         _FROZEN = True

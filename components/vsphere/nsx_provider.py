@@ -313,8 +313,8 @@ def serialized_provider(kind: str) -> str:
 
     Computed once per kind and process: every resource of a kind carries the same provider (it holds only the
     kind), and ``pulumi.dynamic.serialize_provider`` wraps pickle's dict writer once more on every call (pulumi
-    3.272 does not undo it), so calling it per resource made each call slower than the last (a 50-cluster stack:
-    a third of the plan) and failed with RecursionError after about a thousand resources in one process."""
+    3.272 does not undo it), so calling it per resource made each call slower than the last and failed with
+    RecursionError after about a thousand dynamic resources in one process (the test suite reached it)."""
     if kind not in _SERIALIZED:
         _SERIALIZED[kind] = serialize_provider(NsxProvider(kind))
     return _SERIALIZED[kind]
