@@ -69,6 +69,12 @@ def format_version(version: Version) -> str:
     return f"v{version[0]}.{version[1]}"
 
 
+@cache
+def _parse_ports(text: str) -> PortSet:
+    # A row's ports are read for every cluster and flow: parse each text once (a PortSet is immutable).
+    return parse_ports(text)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Row:
     """One row of the catalog. The first block of fields is the page's text, verbatim."""
@@ -103,7 +109,7 @@ class Row:
     @property
     def ports(self) -> PortSet:
         """The page's ports (ICMP rows: ICMP types). Topology options may override them."""
-        return parse_ports(self.ports_text)
+        return _parse_ports(self.ports_text)
 
     @property
     def local_only(self) -> bool:

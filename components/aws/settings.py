@@ -292,6 +292,10 @@ class Scope:
 
     topology: Topology
     keys: tuple[GroupKey, ...]
+    _key_set: frozenset[GroupKey] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_key_set", frozenset(self.keys))  # groups_of runs for every flow
 
     @classmethod
     def of(cls, topology: Topology, settings: AwsSettings) -> Scope:
@@ -315,7 +319,7 @@ class Scope:
     def groups_of(self, cluster: Cluster, endpoint: str) -> tuple[GroupKey, ...]:
         """The groups that stand for ``endpoint`` of ``cluster``: all of them in scope, or none."""
         candidates = endpoint_group_keys(self.topology, cluster, endpoint)
-        return candidates if candidates and all(k in self.keys for k in candidates) else ()
+        return candidates if candidates and all(k in self._key_set for k in candidates) else ()
 
 
 def group_members(topology: Topology, key: GroupKey) -> tuple[Network, ...]:
