@@ -79,6 +79,11 @@ class Cluster:
     def etcd(self) -> tuple[Network, ...]:
         return self.external_etcd.addresses if self.external_etcd else self.control_plane.addresses
 
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The node roles that have machines of their own: control-plane, etcd (external only), worker."""
+        return ("control-plane", *(("etcd",) if self.external_etcd else ()), *(("worker",) if self.worker_groups else ()))
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Clients:

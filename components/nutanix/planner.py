@@ -38,7 +38,7 @@ from ..flows import NODE_ROLES, Flow, FlowSet, endpoint_addresses, row_ports
 from ..ports import PortSet, format_ports, merge
 from ..reader import Network
 from ..topology import Cluster, Topology
-from .settings import NutanixSettings, RoleCategory, cluster_roles
+from .settings import NutanixSettings, RoleCategory
 
 # Peers that become address groups, in rule order: the ones every environment has first, client ranges last.
 PEER_ORDER = ("admin-machine", "api-load-balancer", "jenkins", "api-clients", "ssh-clients", "nodeport-clients")
@@ -143,7 +143,7 @@ def plan(topology: Topology, flows: FlowSet, settings: NutanixSettings, catalog:
         flows_into[(f.cluster, f.destination)].append(f)
 
     for cluster in topology.clusters:
-        for role in cluster_roles(cluster):
+        for role in cluster.roles:
             category = settings.category(cluster.name, role)
             assert category is not None, f"no category for {cluster.name}/{role}"
             services_by_source: dict[Source | None, set[str]] = defaultdict(set)
@@ -212,7 +212,7 @@ def _sources(
         manager = topology.cluster(cluster.managed_by)
         return [
             Source(kind="category", ref=category_ref(manager.name, r), label=f"managing cluster {manager.name} {r}")
-            for r in cluster_roles(manager)
+            for r in manager.roles
             if r in MANAGER_ROLES
         ]
     # An external peer: IPv4 networks in one address group; IPv6 networks one rule each (address groups hold

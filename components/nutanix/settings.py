@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..reader import Reader, key_join
-from ..topology import Cluster, Topology
+from ..topology import Topology
 
 # Flow policy states (microseg v4 SecurityPolicyState). SAVE stores a policy without applying or monitoring
 # it: the environment is neither protected nor observed, and the project's policy pack refuses it, so the
@@ -79,16 +79,6 @@ class NutanixSettings:
 
     def state_of(self, cluster: str) -> str:
         return self.cluster_states.get(cluster, self.state)
-
-
-def cluster_roles(cluster: Cluster) -> tuple[str, ...]:
-    """The node roles of a cluster that have machines of their own (and so a category)."""
-    roles = ["control-plane"]
-    if cluster.external_etcd is not None:
-        roles.append("etcd")
-    if cluster.worker_groups:
-        roles.append("worker")
-    return tuple(roles)
 
 
 def default_category_value(cluster: str, role: str) -> str:
@@ -186,7 +176,7 @@ def _categories(topology: Topology, raw: Any, key: str, category_key: str, r: Re
     out: list[RoleCategory] = []
     seen: dict[tuple[str, str], str] = {}
     for cluster in topology.clusters:
-        roles = cluster_roles(cluster)
+        roles = cluster.roles
         ckey = key_join(key, cluster.name)
         cluster_cfg = r.mapping(overrides.get(cluster.name), ckey, ROLES, required=False)
         for role in cluster_cfg:

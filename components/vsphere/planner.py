@@ -282,16 +282,6 @@ def enforced_flows(topology: Topology, flows: FlowSet | Iterable[Flow]) -> tuple
     return tuple(f for f in items if f.destination in ENFORCED_DESTINATIONS)
 
 
-def cluster_roles(cluster: Cluster) -> tuple[str, ...]:
-    """The node roles that have machines of their own in ``cluster``."""
-    roles = ["control-plane"]
-    if cluster.external_etcd is not None:
-        roles.append("etcd")
-    if cluster.worker_groups:
-        roles.append("worker")
-    return tuple(roles)
-
-
 def tag_specs(topology: Topology, settings: VSphereSettings) -> tuple[TagSpec, ...]:
     if not settings.tags.enabled:
         return ()
@@ -303,7 +293,7 @@ def tag_specs(topology: Topology, settings: VSphereSettings) -> tuple[TagSpec, .
             description=f"EKS Anywhere cluster {c.name}: {role} machines (VSphereMachineConfig.spec.tags)",
         )
         for c in topology.clusters
-        for role in cluster_roles(c)
+        for role in c.roles
     )
 
 
@@ -334,7 +324,7 @@ def condition_addresses(topology: Topology, settings: VSphereSettings) -> dict[t
     addresses the config gives those VMs. (key, operator, value in lower case: NSX compares case-insensitively)."""
     out: dict[tuple[str, str, str], tuple[Network, ...]] = {}
     for cluster in topology.clusters:
-        for role in cluster_roles(cluster):
+        for role in cluster.roles:
             conditions = role_conditions(cluster, role, settings.nsx)
             if settings.nsx.membership_of(role) == "vmName" and role == "worker":
                 for g, c in zip(cluster.worker_groups, conditions, strict=True):
@@ -362,7 +352,7 @@ def plan(topology: Topology, flows: FlowSet, settings: VSphereSettings) -> VSphe
     groups: dict[str, GroupSpec] = {}
 
     for cluster in topology.clusters:
-        for role in cluster_roles(cluster):
+        for role in cluster.roles:
             conditions = role_conditions(cluster, role, nsx)
             key = f"{cluster.name}-{role}"
             groups[key] = GroupSpec(
@@ -388,7 +378,7 @@ def plan(topology: Topology, flows: FlowSet, settings: VSphereSettings) -> VSphe
             return (f"{cluster.name}-{role}",)
         if endpoint == "management-cluster" and cluster.managed_by:
             manager = topology.cluster(cluster.managed_by)
-            return tuple(f"{manager.name}-{r}" for r in cluster_roles(manager) if r != "etcd")
+            return tuple(f"{manager.name}-{r}" for r in manager.roles if r != "etcd")
         key = _peer_group_key(cluster, endpoint)
         if key not in groups:
             addresses = endpoint_addresses(topology, cluster, endpoint)
@@ -440,7 +430,7 @@ def plan(topology: Topology, flows: FlowSet, settings: VSphereSettings) -> VSphe
                     tag=nsx.log_label,
                 )
             )
-        own = [f"{cluster.name}-{r}" for r in cluster_roles(cluster)]
+        own = [f"{cluster.name}-{r}" for r in cluster.roles]
         protected = list(own)
         if any(f.destination == VIP for f in by_cluster.get(cluster.name, ())):
             protected.append(_peer_group_key(cluster, VIP))
