@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Literal
@@ -131,6 +131,10 @@ class Row:
 @dataclass(frozen=True, slots=True)
 class Catalog:
     rows: tuple[Row, ...]
+    _by_id: dict[str, Row] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {r.id: r for r in self.rows})
 
     def __iter__(self) -> Iterator[Row]:
         return iter(self.rows)
@@ -139,10 +143,7 @@ class Catalog:
         return len(self.rows)
 
     def __getitem__(self, row_id: str) -> Row:
-        for row in self.rows:
-            if row.id == row_id:
-                return row
-        raise KeyError(row_id)
+        return self._by_id[row_id]
 
     def select(self, *, platform: str | None = None, version: Version | None = None) -> tuple[Row, ...]:
         """Rows for one platform and EKS-A version (``None`` = any), errata included."""

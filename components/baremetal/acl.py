@@ -1,4 +1,7 @@
-"""Pure: the flows as an ACL table with concrete addresses, for whoever runs the physical firewalls.
+"""The flows as an ACL table with concrete addresses, for whoever runs the physical firewalls.
+
+``eksa-firewall acl --stack NAME [--format csv|markdown] [--output FILE]`` exports it from the stack's config,
+offline and without Pulumi: it is a report for people, not a resource, so it stays out of state and previews.
 
 One line per flow, source network and destination network, in a deterministic order (flows as sorted
 by ``build_flows``, then addresses as canonically sorted). Every flow is included, also those no host
@@ -8,14 +11,15 @@ the machines must pass them all.
 
 from __future__ import annotations
 
-import csv
-import io
+import argparse
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..catalog import Catalog, load_catalog
 from ..flows import FlowSet, endpoint_addresses
 from ..reader import Network
-from ..render import table
 from ..topology import Topology
 from .hosts import ADMIN_MACHINE
 from .planner import DHCP_CLIENTS, destination_host
@@ -41,17 +45,72 @@ class AclEntry:
     note: str
 
     def values(self) -> tuple[str, ...]:
-        # In COLUMNS order, spelled out: called for every line of both exports (thousands in a large environment).
         return (
             self.cluster, self.source, self.source_cidr, self.destination, self.destination_cidr, self.protocol,
             self.ports, self.host_firewall, self.purpose, self.catalog_rows, self.note,
         )  # fmt: skip
 
 
-def acl_entries(topology: Topology, flows: FlowSet, catalog: Catalog | None = None) -> tuple[AclEntry, ...]:
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AclFlow:
+    """One flow's lines: the columns every line of the flow shares, and its (source, destination) pairs.
+
+    The exports render the shared columns once per flow and only join the addresses per line: a
+    50-cluster environment has over 11,000 lines, and the plan renders them on every preview.
+    """
+
+    cluster: str
+    source: str
+    destination: str
+    protocol: str
+    ports: str
+    host_firewall: str
+    purpose: str
+    catalog_rows: str
+    note: str
+    pairs: tuple[tuple[str, str], ...]  # (source CIDR, destination CIDR)
+
+    def entries(self) -> list[AclEntry]:
+        return [
+            AclEntry(
+                cluster=self.cluster,
+                source=self.source,
+                source_cidr=s,
+                destination=self.destination,
+                destination_cidr=d,
+                protocol=self.protocol,
+                ports=self.ports,
+                host_firewall=self.host_firewall,
+                purpose=self.purpose,
+                catalog_rows=self.catalog_rows,
+                note=self.note,
+            )
+            for s, d in self.pairs
+        ]
+
+    def cells(self, escape: Callable[[str], str]) -> tuple[str, str, str]:
+        """The shared columns, escaped: before the source CIDR, between the CIDRs, after the destination CIDR."""
+        e = escape
+        return (
+            f"{e(self.cluster)}\x00{e(self.source)}",
+            e(self.destination),
+            "\x00".join(e(v) for v in (self.protocol, self.ports, self.host_firewall, self.purpose, self.catalog_rows, self.note)),
+        )
+
+
+def acl_flows(topology: Topology, flows: FlowSet, catalog: Catalog | None = None) -> tuple[AclFlow, ...]:
     catalog = catalog or load_catalog()
-    out: list[AclEntry] = []
-    text: dict[Network, str] = {}  # str() of each network once
+    out: list[AclFlow] = []
+    # (text, IP version) of each endpoint's networks, computed once per address tuple: endpoint_addresses
+    # returns the same tuple object each time, and hashing ipaddress networks is slow.
+    named: dict[int, tuple[tuple[Network, ...], tuple[tuple[str, int], ...]]] = {}
+
+    def texts(nets: tuple[Network, ...]) -> tuple[tuple[str, int], ...]:
+        hit = named.get(id(nets))
+        if hit is None or hit[0] is not nets:
+            hit = named[id(nets)] = (nets, tuple((str(n), n.version) for n in nets))
+        return hit[1]
+
     for f in flows.flows:
         cluster = topology.cluster(f.cluster)
         where = destination_host(topology, f)
@@ -59,45 +118,93 @@ def acl_entries(topology: Topology, flows: FlowSet, catalog: Catalog | None = No
             enforced = "none needed: outbound from the source, replies accepted as established"
         else:
             enforced = ADMIN_MACHINE if where[0] is None else f"{where[0]}/{where[1]}"
-        purposes = list(dict.fromkeys(catalog[r].purpose for r in f.rows))
-        ports = f"type {f.ports_text}" if f.protocol == "icmp" else f.ports_text
         note = ""
         if f.source == DHCP_CLIENTS:
             note = "DHCPDISCOVER/REQUEST from 0.0.0.0 to 255.255.255.255:67; crosses a router only through a DHCP relay (ip helper-address)"
         elif f.protocol == "icmp":
             note = "ICMP echo request (type 8, code 0); IPv6: ICMPv6 type 128"
-        purpose, rows = "; ".join(purposes), ", ".join(f.rows)
-        for s in endpoint_addresses(topology, cluster, f.source):
-            for d in endpoint_addresses(topology, cluster, f.destination):
-                if s.version != d.version:
-                    continue
-                out.append(
-                    AclEntry(
-                        cluster=f.cluster,
-                        source=f.source,
-                        source_cidr=text.get(s) or text.setdefault(s, str(s)),
-                        destination=f.destination,
-                        destination_cidr=text.get(d) or text.setdefault(d, str(d)),
-                        protocol=f.protocol,
-                        ports=ports,
-                        host_firewall=enforced,
-                        purpose=purpose,
-                        catalog_rows=rows,
-                        note=note,
-                    )
-                )
+        sources = endpoint_addresses(topology, cluster, f.source)
+        destinations = endpoint_addresses(topology, cluster, f.destination)
+        out.append(
+            AclFlow(
+                cluster=f.cluster,
+                source=f.source,
+                destination=f.destination,
+                protocol=f.protocol,
+                ports=f"type {f.ports_text}" if f.protocol == "icmp" else f.ports_text,
+                host_firewall=enforced,
+                purpose="; ".join(dict.fromkeys(catalog[r].purpose for r in f.rows)),
+                catalog_rows=", ".join(f.rows),
+                note=note,
+                pairs=tuple((s, d) for s, sv in texts(sources) for d, dv in texts(destinations) if sv == dv),
+            )
+        )
     return tuple(out)
 
 
-def to_csv(entries: tuple[AclEntry, ...]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for e in entries:
-        writer.writerow(e.values())
-    return buf.getvalue()
+def acl_entries(topology: Topology, flows: FlowSet, catalog: Catalog | None = None) -> tuple[AclEntry, ...]:
+    """One entry per flow, source network and destination network."""
+    return tuple(e for f in acl_flows(topology, flows, catalog) for e in f.entries())
 
 
-def to_markdown(entries: tuple[AclEntry, ...], *, title: str) -> str:
-    body = table(COLUMNS, [e.values() for e in entries], "markdown")
-    return f"# {title}\n\n{body}\n"
+def _lines(flows: tuple[AclFlow, ...], escape: Callable[[str], str], sep: str, start: str, end: str) -> list[str]:
+    lines: list[str] = []
+    escaped: dict[str, str] = {}  # each address text escaped once
+
+    def cell(text: str) -> str:
+        return escaped.get(text) or escaped.setdefault(text, escape(text))
+
+    for f in flows:
+        head, middle, tail = (c.replace("\x00", sep) for c in f.cells(escape))
+        lines.extend(f"{start}{head}{sep}{cell(s)}{sep}{middle}{sep}{cell(d)}{sep}{tail}{end}" for s, d in f.pairs)
+    return lines
+
+
+def _csv_cell(value: str) -> str:
+    if any(c in value for c in ',"\n\r'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _markdown_cell(value: str) -> str:
+    return value.replace("|", "\\|")
+
+
+def to_csv(flows: tuple[AclFlow, ...]) -> str:
+    """RFC 4180 CSV (as Python's csv module writes it), a header line first."""
+    return "\n".join([",".join(COLUMNS), *_lines(flows, _csv_cell, ",", "", "")]) + "\n"
+
+
+def to_markdown(flows: tuple[AclFlow, ...], *, title: str) -> str:
+    header = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
+    body = _lines(flows, _markdown_cell, " | ", "| ", " |")
+    return f"# {title}\n\n" + "\n".join([*header, *body]) + "\n"
+
+
+TITLE = "EKS Anywhere flows for the physical firewalls (eksa-firewall)"
+
+
+def cmd_acl(args: argparse.Namespace) -> int:
+    from ..cli import EXIT_OK, EXIT_USAGE, load_stack_args
+
+    _sc, topology, flows = load_stack_args(args)
+    if topology.platform != "baremetal":
+        print(f"eksa-firewall: acl exports bare-metal stacks; {args.stack or args.stack_file} is {topology.platform}", file=sys.stderr)
+        return EXIT_USAGE
+    entries = acl_flows(topology, flows)
+    text = to_csv(entries) if args.format == "csv" else to_markdown(entries, title=TITLE)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from ..cli import add_stack_arguments
+
+    p = subparsers.add_parser("acl", help="bare metal: the flows with concrete addresses, for physical firewalls (CSV or Markdown)")
+    add_stack_arguments(p)
+    p.add_argument("--format", choices=("csv", "markdown"), default="csv")
+    p.add_argument("--output", "-o", help="write to this file instead of standard output")
+    p.set_defaults(func=cmd_acl)

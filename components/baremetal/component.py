@@ -6,7 +6,8 @@ Registered, per host role (admin machine, each cluster's control plane, external
 - with ``baremetal.outputDir``: a ``command:local:Command`` writing ``<outputDir>/<host>.nft`` (stdin);
 - with ``baremetal.apply.enabled``: one ``command:remote:Command`` per machine that loads the ruleset over
   SSH (create/update: check with ``nft -c``, keep it at ``apply.path``, ``nft -f``; delete: remove the table).
-And with ``outputDir``, two more local commands writing ``acl.csv`` and ``acl.md``.
+The ACL for physical firewalls is not part of the program (it would put thousands of lines into state and
+into every preview): ``eksa-firewall acl --stack NAME`` exports it from the same config (components/baremetal/acl.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from ..component import child_name, prepare, token
 from ..errors import ConfigError
 from ..reader import key_join
 from ..schema import CommonArgs
-from .acl import acl_entries, to_csv, to_markdown
 from .nftables import address, delete_script, render
 from .planner import RulesetSpec, plan_rulesets
 from .settings import ApplySettings, BareMetalSettings, parse_settings
@@ -123,7 +123,8 @@ class NftablesRuleset(pulumi.ComponentResource):
                     # Replacing must not end with the old resource's delete removing the new table.
                     opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
                 )
-        self.register_outputs({"ruleset": self.text})
+        # The text is this component's input already; registering it again as an output would store it twice.
+        self.register_outputs({})
 
 
 class BareMetalFirewall(pulumi.ComponentResource):
@@ -132,35 +133,20 @@ class BareMetalFirewall(pulumi.ComponentResource):
         settings = parse_settings(topology)
         private_key = _private_key(settings, topology.settings_key)
         specs = plan_rulesets(topology, flows, settings)
-        entries = acl_entries(topology, flows)
         super().__init__(token("BareMetalFirewall"), name, None, opts)
         self.settings = settings
         self.rulesets = {
             s.host.key: NftablesRuleset(child_name(name, s.host.key), s, settings, private_key, pulumi.ResourceOptions(parent=self))
             for s in specs
         }
-        self.acl_csv = to_csv(entries)
-        self.acl_markdown = to_markdown(entries, title="EKS Anywhere flows for the physical firewalls (eksa-firewall)")
-        if settings.output_dir is not None:
-            for file_name, text in (("acl.csv", self.acl_csv), ("acl.md", self.acl_markdown)):
-                create, delete = _write_file(f"{settings.output_dir.rstrip('/')}/{file_name}")
-                local.Command(
-                    child_name(name, file_name),
-                    create=create,
-                    update=create,
-                    delete=delete,
-                    stdin=text,
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
-        self.register_outputs(self.stack_outputs())
+        # The rulesets are the children's inputs and the stack's outputs; the component keeps the small facts.
+        self.register_outputs({k: v for k, v in self.stack_outputs().items() if k != "nftablesRulesets"})
 
     def stack_outputs(self) -> dict[str, pulumi.Output[Any] | Any]:
         outputs: dict[str, Any] = {
             "nftablesTable": self.settings.family_table,
             "nftablesDefaultPolicy": f"input: {self.settings.default_action} what no rule accepts; output and forward: not filtered",
             "nftablesRulesets": {k: r.text for k, r in self.rulesets.items()},
-            "aclCsv": self.acl_csv,
-            "aclMarkdown": self.acl_markdown,
         }
         if self.settings.output_dir is not None:
             outputs["nftablesFiles"] = {k: r.file for k, r in self.rulesets.items()}

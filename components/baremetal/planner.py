@@ -126,7 +126,8 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
                 known = sets[where].setdefault(s.name, s)
                 if known != s:
                     raise AssertionError(f"two different address sets named {s.name}")
-            same = (where, version, src_set, dst_set, flow.protocol, flow.ports, broadcast)
+            # Sets are keyed by name (checked above to mean one content): hashing address networks is slow.
+            same = (where, version, src_set.name, dst_set.name, flow.protocol, flow.ports, broadcast)
             if same in seen:
                 i, clusters = seen[same]
                 seen[same] = (i, (*clusters, flow.cluster))

@@ -42,7 +42,7 @@ class ApplySettings:
 class BareMetalSettings:
     table: str = DEFAULT_TABLE  # rendered as `table inet <table>`
     default_action: str = "drop"  # what happens to an inbound packet no rule accepts: drop or reject
-    output_dir: str | None = None  # write <dir>/<host>.nft, acl.csv and acl.md (relative to the project)
+    output_dir: str | None = None  # write <dir>/<host>.nft (relative to the project)
     apply: ApplySettings | None = None  # None: render only
 
     @property

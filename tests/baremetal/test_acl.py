@@ -3,13 +3,22 @@ from __future__ import annotations
 import csv
 import io
 
-from components.baremetal.acl import COLUMNS, acl_entries, to_csv, to_markdown
+import pytest
+
+from components.baremetal.acl import COLUMNS, TITLE, acl_entries, acl_flows, to_csv, to_markdown
+from components.cli import main
 from tests.baremetal.common import plan_example
+from tests.helpers import PROJECT_DIR
 
 
-def test_acl_csv_has_every_flow_with_concrete_addresses() -> None:
+def export(fmt: str, capsys: pytest.CaptureFixture[str], stack: str = "baremetal-example") -> str:
+    assert main(["acl", "--stack", stack, "--format", fmt, "--project-dir", str(PROJECT_DIR)]) == 0
+    return capsys.readouterr().out
+
+
+def test_acl_csv_has_every_flow_with_concrete_addresses(capsys: pytest.CaptureFixture[str]) -> None:
     p = plan_example()
-    rows = list(csv.DictReader(io.StringIO(p.run.outputs["aclCsv"])))
+    rows = list(csv.DictReader(io.StringIO(export("csv", capsys))))
     assert tuple(rows[0].keys()) == COLUMNS
     flows = {(f.source, f.destination, f.protocol) for f in p.flows.flows}
     assert {(r["source"], r["destination"], r["protocol"]) for r in rows} == flows
@@ -29,13 +38,33 @@ def test_acl_csv_has_every_flow_with_concrete_addresses() -> None:
     assert {r["host_firewall"] for r in kubelet} == {"mgmt/worker"}
 
 
-def test_acl_is_deterministic_and_markdown_matches() -> None:
+def test_acl_is_deterministic_and_markdown_matches(capsys: pytest.CaptureFixture[str]) -> None:
     p = plan_example()
     entries = acl_entries(p.topology, p.flows)
-    assert to_csv(entries) == to_csv(acl_entries(p.topology, p.flows)) == p.run.outputs["aclCsv"]
-    md = p.run.outputs["aclMarkdown"]
-    assert md == to_markdown(entries, title="EKS Anywhere flows for the physical firewalls (eksa-firewall)")
+    flows = acl_flows(p.topology, p.flows)
+    assert to_csv(flows) == to_csv(acl_flows(p.topology, p.flows)) == export("csv", capsys)
+    md = export("markdown", capsys)
+    assert md == to_markdown(flows, title=TITLE)
     lines = md.splitlines()
     assert lines[0].startswith("# ") and lines[2].startswith("| cluster | source | source_cidr |")
     assert len(lines) == 4 + len(entries)
     assert "80\\|443\\|623" in md  # pipes inside cells are escaped
+
+
+def test_csv_export_quotes_like_the_csv_module() -> None:
+    p = plan_example()
+    entries = acl_entries(p.topology, p.flows)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(e.values() for e in entries)
+    assert to_csv(acl_flows(p.topology, p.flows)) == buf.getvalue()
+    assert any('"' in line for line in buf.getvalue().splitlines()), "the example has cells that need quoting"
+
+
+def test_acl_refuses_other_platforms_and_writes_files(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["acl", "--stack", "vsphere-example", "--project-dir", str(PROJECT_DIR)]) == 2
+    assert "acl exports bare-metal stacks" in capsys.readouterr().err
+    out = tmp_path / "acl.md"
+    assert main(["acl", "--stack", "baremetal-example", "--format", "markdown", "-o", str(out), "--project-dir", str(PROJECT_DIR)]) == 0
+    assert out.read_text(encoding="utf-8").startswith(f"# {TITLE}")

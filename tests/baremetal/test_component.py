@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from components.baremetal.acl import acl_flows, to_csv
 from components.baremetal.interpret import RULESET_TYPE
 from components.engine import SECRET, run_program
 from components.errors import ConfigError
@@ -26,15 +27,12 @@ def test_example_registrations() -> None:
             ("command:local:Command", "eksa-admin-machine-file", "eksa-admin-machine"),
             ("command:local:Command", "eksa-mgmt-control-plane-file", "eksa-mgmt-control-plane"),
             ("command:local:Command", "eksa-mgmt-worker-file", "eksa-mgmt-worker"),
-            ("command:local:Command", "eksa-acl-csv", "eksa"),
-            ("command:local:Command", "eksa-acl-md", "eksa"),
         ]
     )
     files = {r.name: r.inputs for r in p.run.resources if r.type == "command:local:Command"}
     assert files["eksa-mgmt-worker-file"]["create"] == "mkdir -p build/baremetal-example && cat > build/baremetal-example/mgmt-worker.nft"
     assert files["eksa-mgmt-worker-file"]["delete"] == "rm -f build/baremetal-example/mgmt-worker.nft"
     assert files["eksa-mgmt-worker-file"]["stdin"] == registered_rulesets(p)["mgmt/worker"]
-    assert files["eksa-acl-csv"]["stdin"] == p.run.outputs["aclCsv"]
 
 
 def test_example_outputs() -> None:
@@ -48,7 +46,7 @@ def test_example_outputs() -> None:
         "mgmt/worker": "build/baremetal-example/mgmt-worker.nft",
     }
     assert out["nftablesDefaultPolicy"].startswith("input: drop")
-    assert out["aclCsv"].startswith("cluster,source,source_cidr,destination,destination_cidr,protocol,ports,")
+    assert not any(k.startswith("acl") for k in out), "the ACL is a report (eksa-firewall acl), not state"
 
 
 def test_without_output_dir_nothing_is_written() -> None:
@@ -114,8 +112,12 @@ def test_bmc_credentials_never_reach_registrations_or_outputs() -> None:
     cfg = example_config()
     cfg["baremetal"] = {**cfg["baremetal"], "apply": {"enabled": True}}
     for planned in (plan_example(), plan(cfg)):
-        everything = json.dumps([r.to_json() for r in planned.run.resources]) + json.dumps(planned.run.outputs)
-        assert "203.0.113.11" in everything  # the BMC addresses are read (Rufio flows in the ACL)
+        assert "203.0.113.11/32" in {str(b.address) for b in planned.topology.endpoints.bmcs}  # the BMC addresses are read
+        acl = to_csv(acl_flows(planned.topology, planned.flows))
+        assert "203.0.113.11/32" in acl  # ... and exported (Rufio flows)
+        everything = (
+            json.dumps([r.to_json() for r in planned.run.resources]) + json.dumps(planned.run.outputs) + acl + repr(planned.topology)
+        )
         for secret in (*FAKE_BMC_PASSWORDS, "bmc_password", "bmc_username"):
             assert secret not in everything
 
