@@ -269,7 +269,9 @@ def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
                 rows[k].add(row.id)
     if problems:
         raise ConfigError(sorted(set(problems), key=str))
-    flows = tuple(sorted(Flow(c, s, d, p, merge(ports[(c, s, d, p)]), tuple(sorted(rows[(c, s, d, p)]))) for (c, s, d, p) in ports))
+    # The keys are unique and are the flows' leading fields: sorting them sorts the flows, without comparing
+    # Flow values field by field.
+    flows = tuple(Flow(c, s, d, p, merge(ports[(c, s, d, p)]), tuple(sorted(rows[(c, s, d, p)]))) for (c, s, d, p) in sorted(ports))
     return FlowSet(flows=flows, local_only=tuple(sorted(set(local))))
 
 

@@ -17,7 +17,7 @@ from ..catalog import Protocol, format_version
 from ..flows import Flow, FlowSet, endpoint_addresses
 from ..ports import PortSet
 from ..reader import Network
-from ..topology import Topology
+from ..topology import Cluster, Topology
 from .hosts import ADMIN_MACHINE, HostRole, host_roles, tinkerbell_holder
 from .settings import BareMetalSettings
 
@@ -107,6 +107,18 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
     sets: dict[tuple[str | None, str], dict[str, AddressSet]] = {(h.cluster, h.role): {} for h in hosts}
     # The same rule owed by several clusters (every cluster's machines DHCP towards the admin machine) is one rule.
     seen: dict[tuple[Any, ...], tuple[int, tuple[str, ...]]] = {}
+    # One AddressSet per (cluster, endpoint, family): a flow's endpoints recur in many flows.
+    address_sets: dict[tuple[str, str, int], AddressSet | None] = {}
+
+    def address_set(cluster: Cluster, endpoint: str, version: int) -> AddressSet | None:
+        key = (cluster.name, endpoint, version)
+        if key not in address_sets:
+            elements = tuple(n for n in endpoint_addresses(topology, cluster, endpoint) if n.version == version)
+            address_sets[key] = (
+                AddressSet(name=set_name(cluster.name, endpoint, version), version=version, elements=elements) if elements else None
+            )
+        return address_sets[key]
+
     for flow in flows.flows:
         where = destination_host(topology, flow)
         if where is None:
@@ -115,16 +127,14 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
             raise AssertionError(f"flow {flow} ends on {where}, which has no ruleset")
         cluster = topology.cluster(flow.cluster)
         for version in (4, 6):
-            src = tuple(n for n in endpoint_addresses(topology, cluster, flow.source) if n.version == version)
-            dst = tuple(n for n in endpoint_addresses(topology, cluster, flow.destination) if n.version == version)
-            if not src or not dst:
+            src_set = address_set(cluster, flow.source, version)
+            dst_set = address_set(cluster, flow.destination, version)
+            if src_set is None or dst_set is None:
                 continue
-            src_set = AddressSet(name=set_name(flow.cluster, flow.source, version), version=version, elements=src)
-            dst_set = AddressSet(name=set_name(flow.cluster, flow.destination, version), version=version, elements=dst)
             broadcast = flow.source == DHCP_CLIENTS and version == 4
             for s in (src_set,) if broadcast else (src_set, dst_set):
                 known = sets[where].setdefault(s.name, s)
-                if known != s:
+                if known is not s and known != s:
                     raise AssertionError(f"two different address sets named {s.name}")
             # Sets are keyed by name (checked above to mean one content): hashing address networks is slow.
             same = (where, version, src_set.name, dst_set.name, flow.protocol, flow.ports, broadcast)
