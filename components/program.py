@@ -63,24 +63,21 @@ def freeze_imports() -> None:
 def main() -> None:
     # The pure phases allocate many small, short-lived objects and no reference cycles worth collecting:
     # the collector's passes over them were a tenth of a 50-cluster plan (make bench). It runs again after.
+    # (One function, not a wrapper: Pulumi records the Python stack of every registration, frame by frame.)
     gc.disable()
     try:
-        _main()
+        project = pulumi.get_project()
+        args = read_args(pulumi.Config(), configured_keys(project))
+        topology = parse_topology(args, key_prefix=f"{project}:")
+        flows = build_flows(topology)  # refuses sensitive ports opened to the Internet, before anything exists
+        component_class = load_component(topology.platform)
+        freeze_imports()
+        # Errors of the platform settings name eksa-firewall:<key>; the component reuses the topology and flows.
+        with config_key_prefix(f"{project}:"), prepared(args, topology, flows):
+            component = component_class(COMPONENT_NAME, args)
+        pulumi.export("platform", topology.platform)
+        pulumi.export("eksaVersion", format_version(topology.eksa_version))
+        for key, value in component.stack_outputs().items():
+            pulumi.export(key, value)
     finally:
         gc.enable()
-
-
-def _main() -> None:
-    project = pulumi.get_project()
-    args = read_args(pulumi.Config(), configured_keys(project))
-    topology = parse_topology(args, key_prefix=f"{project}:")
-    flows = build_flows(topology)  # refuses sensitive ports opened to the Internet, before anything exists
-    component_class = load_component(topology.platform)
-    freeze_imports()
-    # Errors of the platform settings name eksa-firewall:<key>; the component reuses the topology and flows.
-    with config_key_prefix(f"{project}:"), prepared(args, topology, flows):
-        component = component_class(COMPONENT_NAME, args)
-    pulumi.export("platform", topology.platform)
-    pulumi.export("eksaVersion", format_version(topology.eksa_version))
-    for key, value in component.stack_outputs().items():
-        pulumi.export(key, value)

@@ -135,10 +135,11 @@ class BareMetalFirewall(pulumi.ComponentResource):
         specs = plan_rulesets(topology, flows, settings)
         super().__init__(token("BareMetalFirewall"), name, None, opts)
         self.settings = settings
-        self.rulesets = {
-            s.host.key: NftablesRuleset(child_name(name, s.host.key), s, settings, private_key, pulumi.ResourceOptions(parent=self))
-            for s in specs
-        }
+        self.rulesets: dict[str, NftablesRuleset] = {}
+        for s in specs:  # a loop, not a comprehension: Pulumi records every registration's stack frame by frame
+            self.rulesets[s.host.key] = NftablesRuleset(
+                child_name(name, s.host.key), s, settings, private_key, pulumi.ResourceOptions(parent=self)
+            )
         # The rulesets are the children's inputs and the stack's outputs; the component keeps the small facts.
         self.register_outputs({k: v for k, v in self.stack_outputs().items() if k != "nftablesRulesets"})
 
