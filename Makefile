@@ -11,10 +11,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: plan test lint typecheck pytest bench clean
 
+# Set-up messages go to stderr, so that `make plan FORMAT=json > plan.json` holds only the plan.
 $(STAMP): requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $(STAMP)
+	@echo "setting up $(VENV) (Python packages from requirements-dev.txt)" >&2
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) >&2
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2
+	@touch $(STAMP)
 
 plan: $(STAMP)
 	@$(PY) -m components.cli plan --stack $(STACK) --format $(FORMAT)
