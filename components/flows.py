@@ -13,6 +13,7 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from .catalog import Catalog, Protocol, Row, load_catalog
 from .errors import ConfigError, Problem
@@ -82,17 +83,23 @@ class Access:
 # --- which rows apply --------------------------------------------------------------------------
 
 
-def row_applies(row: Row, topology: Topology, cluster: Cluster) -> bool:
-    if not (row.for_platform(topology.platform) and row.for_version(topology.eksa_version)):
-        return False
+def _topology_conditions(topology: Topology) -> dict[str, bool]:
+    """The catalog conditions that depend on the whole environment (``external-etcd`` is per cluster)."""
     return {
         "always": True,
         "never": False,
         "cilium": topology.cilium,
         "jenkins": topology.jenkins is not None,
         "bmcs": bool(topology.endpoints.bmcs),
-        "external-etcd": cluster.external_etcd is not None,
-    }[row.when]
+    }
+
+
+def row_applies(row: Row, topology: Topology, cluster: Cluster) -> bool:
+    if not (row.for_platform(topology.platform) and row.for_version(topology.eksa_version)):
+        return False
+    if row.when == "external-etcd":
+        return cluster.external_etcd is not None
+    return _topology_conditions(topology)[row.when]
 
 
 def row_ports(row: Row, topology: Topology, cluster: Cluster) -> PortSet:
@@ -235,6 +242,20 @@ def _row_edges(row: Row, topology: Topology, cluster: Cluster) -> Iterable[tuple
             yield src, dst, ports
 
 
+def _shape(cluster: Cluster) -> tuple[object, ...]:
+    """What a cluster's edges depend on besides the row (see ``_row_edges``): clusters of one shape share them."""
+    lb = cluster.api_load_balancer
+    return (
+        cluster.external_etcd is not None,
+        bool(cluster.worker_groups),
+        cluster.managed_by is None,
+        None if lb is None else lb.port,
+        cluster.api_server_port,
+        cluster.etcd_client_port,
+        cluster.etcd_peer_port,
+    )
+
+
 def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
     """Every flow the environment needs, canonical and deterministic.
 
@@ -242,37 +263,64 @@ def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
     reachable from a whole address family (0.0.0.0/0 or ::/0).
     """
     catalog = catalog or load_catalog()
-    ports: dict[tuple[str, str, str, Protocol], list[PortRange]] = defaultdict(list)
-    rows: dict[tuple[str, str, str, Protocol], set[str]] = defaultdict(set)
+    conditions = _topology_conditions(topology)
+    rows = [
+        r for r in catalog if r.for_platform(topology.platform) and r.for_version(topology.eksa_version) and conditions.get(r.when, True)
+    ]
+    ports: dict[tuple[str, str, str, Protocol], list[PortRange]] = {}
+    row_ids: dict[tuple[str, str, str, Protocol], set[str]] = {}
     local: list[LocalOnly] = []
     problems: list[Problem] = []
+    # Large environments repeat a few cluster shapes: a row's edges are computed once per shape.
+    edges_by_shape: dict[tuple[object, ...], tuple[tuple[str, str, PortSet], ...]] = {}
     for cluster in topology.clusters:
-        for row in catalog:
-            if not row_applies(row, topology, cluster):
+        shape = _shape(cluster)
+        configured: dict[str, bool] = {}  # endpoint -> has addresses in this cluster
+        for row in rows:
+            if row.when == "external-etcd" and cluster.external_etcd is None:
                 continue
             if row.local_only:
-                local.append(
-                    LocalOnly(
-                        cluster=cluster.name,
-                        row=row.id,
-                        why=f"{row.purpose} (TCP {row.ports_text}) is used only by the node itself (Used By: Self): no network rule is needed",
-                    )
-                )
+                local.append(LocalOnly(cluster=cluster.name, row=row.id, why=_local_only_why(row)))
                 continue
-            for src, dst, row_port_set in _row_edges(row, topology, cluster):
-                if not endpoint_addresses(topology, cluster, src) or not endpoint_addresses(topology, cluster, dst):
+            edges = edges_by_shape.get((row.id, shape))
+            if edges is None:
+                edges = edges_by_shape[(row.id, shape)] = tuple(_row_edges(row, topology, cluster))
+            protocol = row.protocol
+            for src, dst, row_port_set in edges:
+                for endpoint in (src, dst):
+                    if endpoint not in configured:
+                        configured[endpoint] = bool(endpoint_addresses(topology, cluster, endpoint))
+                if not (configured[src] and configured[dst]):
                     continue  # an optional peer the environment does not have
                 if row.sensitive:
                     problems.extend(_exposure(topology, cluster, src, row))
-                k = (cluster.name, src, dst, row.protocol)
-                ports[k].extend(row_port_set)
-                rows[k].add(row.id)
+                k = (cluster.name, src, dst, protocol)
+                if k in ports:
+                    ports[k].extend(row_port_set)
+                    row_ids[k].add(row.id)
+                else:
+                    ports[k] = list(row_port_set)
+                    row_ids[k] = {row.id}
     if problems:
         raise ConfigError(sorted(set(problems), key=str))
     # The keys are unique and are the flows' leading fields: sorting them sorts the flows, without comparing
     # Flow values field by field.
-    flows = tuple(Flow(c, s, d, p, merge(ports[(c, s, d, p)]), tuple(sorted(rows[(c, s, d, p)]))) for (c, s, d, p) in sorted(ports))
-    return FlowSet(flows=flows, local_only=tuple(sorted(set(local))))
+    flows = tuple(Flow(c, s, d, p, _merged(ports[(c, s, d, p)]), _sorted(row_ids[(c, s, d, p)])) for (c, s, d, p) in sorted(ports))
+    # (cluster, row) is unique: sort on it rather than comparing LocalOnly values.
+    return FlowSet(flows=flows, local_only=tuple(sorted(local, key=lambda lo: (lo.cluster, lo.row))))
+
+
+def _merged(ranges: list[PortRange]) -> PortSet:
+    return (ranges[0],) if len(ranges) == 1 else merge(ranges)
+
+
+def _sorted(ids: set[str]) -> tuple[str, ...]:
+    return tuple(ids) if len(ids) == 1 else tuple(sorted(ids))
+
+
+@cache
+def _local_only_why(row: Row) -> str:
+    return f"{row.purpose} (TCP {row.ports_text}) is used only by the node itself (Used By: Self): no network rule is needed"
 
 
 def _exposure(topology: Topology, cluster: Cluster, source: str, row: Row) -> list[Problem]:

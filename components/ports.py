@@ -7,22 +7,30 @@ function that builds one from arbitrary ranges, so every caller gets the same ca
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_PORT = 65535
 MAX_ICMP_TYPE = 255
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class PortRange:
-    """An inclusive range of ports (or, for ICMP, of ICMP types)."""
-
+class _Bounds(NamedTuple):
     lo: int
     hi: int
 
-    def __post_init__(self) -> None:
-        if not (0 <= self.lo <= self.hi <= MAX_PORT):
-            raise ValueError(f"invalid port range {self.lo}-{self.hi}: need 0 <= lo <= hi <= {MAX_PORT}")
+
+class PortRange(_Bounds):
+    """An inclusive range of ports (or, for ICMP, of ICMP types).
+
+    A named tuple rather than a dataclass: port ranges are hashed, compared and sorted in every planner, and
+    a tuple does that in C (make bench). It compares equal to the plain tuple ``(lo, hi)``.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, lo: int, hi: int) -> PortRange:
+        if not (0 <= lo <= hi <= MAX_PORT):
+            raise ValueError(f"invalid port range {lo}-{hi}: need 0 <= lo <= hi <= {MAX_PORT}")
+        return tuple.__new__(cls, (lo, hi))
 
     @classmethod
     def single(cls, port: int) -> PortRange:
@@ -51,10 +59,11 @@ def merge(ranges: Iterable[PortRange]) -> PortSet:
     (10,20)+(22,30) -> (10,20),(22,30)   a gap of one port stays a gap
     """
     merged: list[PortRange] = []
-    for r in sorted(set(ranges)):
+    for r in sorted(ranges):  # duplicates end up merged, no set needed
         if merged and r.lo <= merged[-1].hi + 1:
             last = merged[-1]
-            merged[-1] = PortRange(last.lo, max(last.hi, r.hi))
+            if r.hi > last.hi:
+                merged[-1] = PortRange(last.lo, r.hi)
         else:
             merged.append(r)
     return tuple(merged)

@@ -54,8 +54,9 @@ def host_roles(topology: Topology) -> tuple[HostRole, ...]:
     if topology.admin_machine:
         out.append(HostRole(cluster=None, role=ADMIN_MACHINE, machines=topology.admin_machine))
     tinkerbell = topology.endpoints.tinkerbell_ip
+    holders = {tinkerbell_holder(topology, x) for x in topology.clusters}
     for c in topology.clusters:
-        holds_tinkerbell = tinkerbell is not None and any(tinkerbell_holder(topology, x) == c.name for x in topology.clusters)
+        holds_tinkerbell = tinkerbell is not None and c.name in holders
         vips = [c.endpoint, *([tinkerbell] if holds_tinkerbell and tinkerbell is not None else [])]
         out.append(HostRole(cluster=c.name, role="control-plane", machines=c.control_plane.addresses, vips=canonical_networks(vips)))
         if c.external_etcd is not None:

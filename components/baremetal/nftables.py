@@ -17,9 +17,10 @@ the outbound flows (Rufio to the BMCs, nodes to the API) are enforced where they
 
 from __future__ import annotations
 
+from functools import cache
+
 from ..ports import PortSet
-from ..reader import Network
-from .planner import LIMITED_BROADCAST, AddressSet, Rule, RulesetSpec
+from .planner import LIMITED_BROADCAST, AddressSet, Rule, RulesetSpec, address
 
 # ICMP types the catalog names (IPv4 numbering) and their names in nft; IPv6 uses ICMPv6's numbers.
 ICMP_NAMES = {0: "echo-reply", 3: "destination-unreachable", 8: "echo-request", 11: "time-exceeded"}
@@ -29,14 +30,11 @@ ICMPV6_NAMES = {128: "echo-request", 129: "echo-reply"}
 ND_RULE = "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } ip6 hoplimit 255 accept"
 
 
-def address(net: Network) -> str:
-    return str(net.network_address) if net.num_addresses == 1 else str(net)
-
-
 def _elements(values: list[str]) -> str:
     return values[0] if len(values) == 1 else "{ " + ", ".join(values) + " }"
 
 
+@cache
 def _ports(ports: PortSet) -> str:
     return _elements([str(r) for r in ports])
 
@@ -56,11 +54,8 @@ def _icmp(rule: Rule) -> str:
 
 def render_rule(rule: Rule) -> str:
     fam = "ip" if rule.version == 4 else "ip6"
-    if rule.broadcast:
-        # An anonymous set cannot reference a named one: name the destinations inline.
-        dst = "{ " + ", ".join([*(address(n) for n in rule.destination.elements), address(LIMITED_BROADCAST)]) + " }"
-    else:
-        dst = f"@{rule.destination.name}"
+    # An anonymous set cannot reference a named one: a broadcast rule names its destinations inline.
+    dst = f"{{ {rule.destination.text}, {address(LIMITED_BROADCAST)} }}" if rule.broadcast else f"@{rule.destination.name}"
     parts = [f"{fam} saddr @{rule.source.name}", f"{fam} daddr {dst}"]
     if rule.protocol == "icmp":
         parts.append(_icmp(rule))
@@ -77,7 +72,7 @@ def render_set(s: AddressSet) -> list[str]:
         f"\t\ttype {kind}",
         "\t\tflags interval",
         "\t\tauto-merge",
-        f"\t\telements = {{ {', '.join(address(n) for n in s.elements)} }}",
+        f"\t\telements = {{ {s.text} }}",
         "\t}",
     ]
 

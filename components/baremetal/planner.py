@@ -10,7 +10,7 @@ output is not filtered and replies are accepted as ``established``. They are in 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..catalog import Protocol, format_version
@@ -41,11 +41,21 @@ LIMITED_BROADCAST = ipaddress.IPv4Network("255.255.255.255/32")
 MAX_COMMENT = 128
 
 
+def address(net: Network) -> str:
+    """A network in nft notation: a single address without its prefix length."""
+    return str(net.network_address) if net.num_addresses == 1 else str(net)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AddressSet:
     name: str
     version: int  # 4 or 6
     elements: tuple[Network, ...]
+    # The elements in nft notation, written once: one set is written into every ruleset that uses it.
+    text: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", ", ".join([address(n) for n in self.elements]))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -76,8 +86,10 @@ class RulesetSpec:
 
 def destination_host(topology: Topology, flow: Flow) -> tuple[str | None, str] | None:
     """(cluster, role) of the machines a flow ends on, or None when no ruleset of ours sees it."""
-    cluster = topology.cluster(flow.cluster)
-    dst = flow.destination
+    return _destination_host(topology, topology.cluster(flow.cluster), flow.destination)
+
+
+def _destination_host(topology: Topology, cluster: Cluster, dst: str) -> tuple[str | None, str] | None:
     if dst == ADMIN_MACHINE:
         return None, ADMIN_MACHINE
     if dst in ("control-plane", "control-plane-vip"):
@@ -107,33 +119,39 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
     sets: dict[tuple[str | None, str], dict[str, AddressSet]] = {(h.cluster, h.role): {} for h in hosts}
     # The same rule owed by several clusters (every cluster's machines DHCP towards the admin machine) is one rule.
     seen: dict[tuple[Any, ...], tuple[int, tuple[str, ...]]] = {}
-    # One AddressSet per (cluster, endpoint, family): a flow's endpoints recur in many flows.
-    address_sets: dict[tuple[str, str, int], AddressSet | None] = {}
+    # One (IPv4, IPv6) pair of AddressSets per (cluster, endpoint): a flow's endpoints recur in many flows.
+    address_sets: dict[tuple[str, str], tuple[AddressSet | None, AddressSet | None]] = {}
 
-    def address_set(cluster: Cluster, endpoint: str, version: int) -> AddressSet | None:
-        key = (cluster.name, endpoint, version)
-        if key not in address_sets:
-            elements = tuple(n for n in endpoint_addresses(topology, cluster, endpoint) if n.version == version)
-            address_sets[key] = (
-                AddressSet(name=set_name(cluster.name, endpoint, version), version=version, elements=elements) if elements else None
+    def family_sets(cluster: Cluster, endpoint: str) -> tuple[AddressSet | None, AddressSet | None]:
+        # Endpoints that do not depend on the cluster have one pair, so rulesets share one AddressSet object.
+        key = ("" if endpoint in GLOBAL_ENDPOINTS else cluster.name, endpoint)
+        pair = address_sets.get(key)
+        if pair is None:
+            addresses = endpoint_addresses(topology, cluster, endpoint)
+            pair = address_sets[key] = (
+                _address_set(cluster.name, endpoint, 4, addresses),
+                _address_set(cluster.name, endpoint, 6, addresses),
             )
-        return address_sets[key]
+        return pair
 
+    cluster: Cluster | None = None
     for flow in flows.flows:
-        where = destination_host(topology, flow)
+        if cluster is None or cluster.name != flow.cluster:  # flows are sorted by cluster
+            cluster = topology.cluster(flow.cluster)
+        where = _destination_host(topology, cluster, flow.destination)
         if where is None:
             continue
         if where not in by_key:  # cannot happen for a validated topology; fail loudly rather than drop a flow
             raise AssertionError(f"flow {flow} ends on {where}, which has no ruleset")
-        cluster = topology.cluster(flow.cluster)
-        for version in (4, 6):
-            src_set = address_set(cluster, flow.source, version)
-            dst_set = address_set(cluster, flow.destination, version)
+        where_sets = sets[where]
+        for version, src_set, dst_set in zip(
+            (4, 6), family_sets(cluster, flow.source), family_sets(cluster, flow.destination), strict=True
+        ):
             if src_set is None or dst_set is None:
                 continue
             broadcast = flow.source == DHCP_CLIENTS and version == 4
             for s in (src_set,) if broadcast else (src_set, dst_set):
-                known = sets[where].setdefault(s.name, s)
+                known = where_sets.setdefault(s.name, s)
                 if known is not s and known != s:
                     raise AssertionError(f"two different address sets named {s.name}")
             # Sets are keyed by name (checked above to mean one content): hashing address networks is slow.
@@ -155,14 +173,24 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
                     comment=_comment(flow),
                 )
             )
+    version_text = format_version(topology.eksa_version)
     return tuple(
         RulesetSpec(
             host=h,
             table=settings.table,
             default_action=settings.default_action,
-            eksa_version=format_version(topology.eksa_version),
-            sets=tuple(sorted(sets[(h.cluster, h.role)].values(), key=lambda s: s.name)),
+            eksa_version=version_text,
+            sets=tuple(sorted(sets[(h.cluster, h.role)].values(), key=_name)),
             rules=tuple(by_key[(h.cluster, h.role)]),
         )
         for h in hosts
     )
+
+
+def _address_set(cluster: str, endpoint: str, version: int, addresses: tuple[Network, ...]) -> AddressSet | None:
+    elements = tuple(n for n in addresses if n.version == version)
+    return AddressSet(name=set_name(cluster, endpoint, version), version=version, elements=elements) if elements else None
+
+
+def _name(s: AddressSet) -> str:
+    return s.name
