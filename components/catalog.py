@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .errors import CatalogError
 from .ports import PortSet, parse_ports
@@ -80,8 +80,7 @@ def _parse_ports(text: str) -> PortSet:
     return parse_ports(text)
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """One row of the catalog. The first block of fields is the page's text, verbatim."""
 
     id: str
@@ -135,6 +134,8 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
+    """Every row, in the file's order, with lookup by row id."""
+
     rows: tuple[Row, ...]
     _by_id: dict[str, Row] = field(init=False, repr=False, compare=False)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .reader import Network, Reader, key_join
 
@@ -18,8 +18,9 @@ REQUIRED_COLUMNS = ("hostname", "ip_address", "labels")
 SECRET_COLUMNS = frozenset({"bmc_username", "bmc_password"})
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Machine:
+class Machine(NamedTuple):
+    """One machine of the hardware CSV: what eksa-firewall reads of it (never its BMC credentials)."""
+
     hostname: str
     address: Network
     bmc: Network | None

@@ -7,14 +7,14 @@ Modules are named, not imported: a stack imports only its own platform's code an
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import EksaFirewallError
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Platform:
+class Platform(NamedTuple):
+    """One supported platform: its component, interpreter and provider SDK, named rather than imported."""
+
     name: str  # the EKS-A provider, as `platform:` names it
     title: str
     component: str  # "module:Class", module relative to this package

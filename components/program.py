@@ -79,5 +79,7 @@ def main() -> None:
         pulumi.export("eksaVersion", format_version(topology.eksa_version))
         for key, value in component.stack_outputs().items():
             pulumi.export(key, value)
+        # What the program built lives until the engine is done with it: out of the collector's reach too.
+        gc.freeze()
     finally:
         gc.enable()

@@ -7,9 +7,8 @@ a single ``ConfigError`` listing them all.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .errors import ConfigError, Problem
@@ -54,7 +53,7 @@ class Reader:
         """Report keys of a top-level mapping (stack config, component args) that nobody reads."""
         for k in value:
             if k not in allowed:
-                close = difflib.get_close_matches(str(k), allowed, n=1)
+                close = _close_matches(str(k), allowed)
                 hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(allowed)}"
                 self.problem(f"{prefix}{k}", "is not a known key", f"remove it or correct the spelling ({hint})")
 
@@ -108,7 +107,7 @@ class Reader:
         if text is None:
             return None
         if text not in choices:
-            close = difflib.get_close_matches(text, choices, n=1)
+            close = _close_matches(text, choices)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             self.problem(key, f"{text!r} is not one of {', '.join(choices)}", f"set {key} to one of {', '.join(choices)}{hint}")
             return default
@@ -186,3 +185,10 @@ def canonical_networks(nets: Sequence[Network]) -> tuple[Network, ...]:
 
 def is_everywhere(net: Network) -> bool:
     return net.prefixlen == 0
+
+
+def _close_matches(word: str, choices: Iterable[str]) -> list[str]:
+    """The known word closest to a misspelt one, for "did you mean" (difflib is imported only on errors)."""
+    import difflib
+
+    return difflib.get_close_matches(word, list(choices), n=1)

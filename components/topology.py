@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .catalog import LATEST_KNOWN_EKSA_VERSION, PLATFORMS, Version, format_version, parse_version
 from .hardware import Machine, parse_hardware_csv
@@ -41,20 +41,24 @@ class RoleMachines:
     selectors: Mapping[str, Any] = field(default_factory=dict)  # platform-specific, checked by the platform
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class WorkerGroup:
+class WorkerGroup(NamedTuple):
+    """One worker node group of a cluster."""
+
     name: str
     machines: RoleMachines
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class LoadBalancer:
+class LoadBalancer(NamedTuple):
+    """An external load balancer in front of the API server (``controlPlane.loadBalancer``)."""
+
     address: Network
     port: int
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Cluster:
+    """One EKS Anywhere cluster: its machines by role, its endpoint, ports and who manages it."""
+
     name: str
     managed_by: str | None  # None: a management (self-managed) cluster
     control_plane: RoleMachines
@@ -85,33 +89,38 @@ class Cluster:
         return ("control-plane", *(("etcd",) if self.external_etcd else ()), *(("worker",) if self.worker_groups else ()))
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Clients:
+class Clients(NamedTuple):
+    """Who may reach the clusters from outside: the API, SSH and NodePorts (``clients``)."""
+
     api: tuple[Network, ...] = ()
     ssh: tuple[Network, ...] = ()
     node_port: tuple[Network, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Jenkins:
+class Jenkins(NamedTuple):
+    """The Jenkins server of the management tools and its clients (``managementTools.jenkins``)."""
+
     address: Network
     clients: tuple[Network, ...]
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class SnowDevice:
+class SnowDevice(NamedTuple):
+    """One Snowball Edge device (``endpoints.snowDevices``)."""
+
     name: str
     address: Network
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Bmc:
+class Bmc(NamedTuple):
+    """One machine's BMC: from the hardware CSV, or listed in ``endpoints.bmcs``."""
+
     name: str  # the machine's hostname
     address: Network
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Endpoints:
+class Endpoints(NamedTuple):
+    """The platform's own endpoints: vCenter, Prism Central, Snow devices, Tinkerbell, BMCs."""
+
     vcenter: Network | None = None
     prism_central: Network | None = None
     prism_central_port: int = DEFAULT_PRISM_CENTRAL_PORT
@@ -122,6 +131,8 @@ class Endpoints:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Topology:
+    """One environment, validated: what the flows and every planner are computed from."""
+
     platform: str
     eksa_version: Version
     admin_machine: tuple[Network, ...]

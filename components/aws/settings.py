@@ -396,7 +396,7 @@ def duties(topology: Topology, flows: FlowSet, scope: Scope) -> tuple[Duty, ...]
             out.extend(_stand_ins(topology, scope, cluster, f, ()))
             admitters = scope.groups_of(cluster, CONTROL_PLANE)
             if admitters:
-                folded = replace(f, destination=CONTROL_PLANE)
+                folded = f._replace(destination=CONTROL_PLANE)
                 out.append(Duty(folded, senders, admitters))
                 out.extend(_stand_ins(topology, scope, cluster, folded, admitters))
             continue
@@ -421,5 +421,5 @@ def _stand_ins(topology: Topology, scope: Scope, cluster: Cluster, f: Flow, admi
             continue
         addresses = endpoint_addresses(topology, cluster, machine)
         if addresses and all(any(a.version == c.version and a.subnet_of(c) for c in clients) for a in addresses):  # type: ignore[arg-type]
-            out.append(Duty(replace(f, source=machine), groups, admitters, stand_in=True))
+            out.append(Duty(f._replace(source=machine), groups, admitters, stand_in=True))
     return out

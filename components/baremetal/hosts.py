@@ -12,7 +12,7 @@ agree on where traffic lands without the interpreter trusting the planner's outp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..reader import Network, canonical_networks
 from ..topology import Cluster, Topology
@@ -21,8 +21,9 @@ ADMIN_MACHINE = "admin-machine"
 HOST_ROLES = (ADMIN_MACHINE, "control-plane", "etcd", "worker")
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class HostRole:
+class HostRole(NamedTuple):
+    """The machines of one role that share a ruleset, and the virtual addresses they hold."""
+
     cluster: str | None  # None for the admin machine (shared by every cluster)
     role: str  # one of HOST_ROLES
     machines: tuple[Network, ...]  # the machines' own addresses

@@ -10,8 +10,8 @@ output is not filtered and replies are accepted as ``established``. They are in 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from ..catalog import Protocol, format_version
 from ..flows import Flow, FlowSet, endpoint_addresses
@@ -48,6 +48,8 @@ def address(net: Network) -> str:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AddressSet:
+    """A named nftables set of one address family."""
+
     name: str
     version: int  # 4 or 6
     elements: tuple[Network, ...]
@@ -58,8 +60,9 @@ class AddressSet:
         object.__setattr__(self, "text", ", ".join([address(n) for n in self.elements]))
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Rule:
+class Rule(NamedTuple):
+    """One accept rule of a host's input chain."""
+
     version: int
     source: AddressSet
     destination: AddressSet
@@ -70,8 +73,9 @@ class Rule:
     comment: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RulesetSpec:
+class RulesetSpec(NamedTuple):
+    """Everything one host role's ruleset says, before it is written as nft text."""
+
     host: HostRole
     table: str
     default_action: str
@@ -159,7 +163,7 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
             if same in seen:
                 i, clusters = seen[same]
                 seen[same] = (i, (*clusters, flow.cluster))
-                by_key[where][i] = replace(by_key[where][i], comment=_comment(flow, seen[same][1]))
+                by_key[where][i] = by_key[where][i]._replace(comment=_comment(flow, seen[same][1]))
                 continue
             seen[same] = (len(by_key[where]), (flow.cluster,))
             by_key[where].append(

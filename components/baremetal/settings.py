@@ -7,7 +7,7 @@ Every key is documented in docs/platforms/baremetal.md. Problems are reported ag
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import ConfigError
 from ..reader import Reader, key_join
@@ -26,8 +26,7 @@ _CONFIG_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$")
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ApplySettings:
+class ApplySettings(NamedTuple):
     """Optional: load the rulesets on the hosts over SSH (pulumi-command remote.Command)."""
 
     user: str = "root"
@@ -38,8 +37,9 @@ class ApplySettings:
     path: str = f"{DEFAULT_APPLY_PATH_DIR}/{DEFAULT_TABLE}.nft"  # where the ruleset is kept on the host
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class BareMetalSettings:
+class BareMetalSettings(NamedTuple):
+    """The ``baremetal`` section, validated."""
+
     table: str = DEFAULT_TABLE  # rendered as `table inet <table>`
     default_action: str = "drop"  # what happens to an inbound packet no rule accepts: drop or reject
     output_dir: str | None = None  # write <dir>/<host>.nft (relative to the project)
