@@ -122,7 +122,6 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
     by_key: dict[tuple[str | None, str], list[Rule]] = {(h.cluster, h.role): [] for h in hosts}
     sets: dict[tuple[str | None, str], dict[str, AddressSet]] = {(h.cluster, h.role): {} for h in hosts}
     # The same rule owed by several clusters (every cluster's machines DHCP towards the admin machine) is one rule.
-    seen: dict[tuple[Any, ...], tuple[int, tuple[str, ...]]] = {}
     # One (IPv4, IPv6) pair of AddressSets per (cluster, endpoint): a flow's endpoints recur in many flows.
     address_sets: dict[tuple[str, str], tuple[AddressSet | None, AddressSet | None]] = {}
 
@@ -138,6 +137,8 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
             )
         return pair
 
+    # Every rule: (its ruleset, its index there, the flows asking for it, in order).
+    owed: dict[tuple[Any, ...], tuple[tuple[str | None, str], int, list[Flow]]] = {}
     cluster: Cluster | None = None
     for flow in flows.flows:
         if cluster is None or cluster.name != flow.cluster:  # flows are sorted by cluster
@@ -145,12 +146,13 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
         where = _destination_host(topology, cluster, flow.destination)
         if where is None:
             continue
-        if where not in by_key:  # cannot happen for a validated topology; fail loudly rather than drop a flow
+        rules = by_key.get(where)
+        if rules is None:  # cannot happen for a validated topology; fail loudly rather than drop a flow
             raise AssertionError(f"flow {flow} ends on {where}, which has no ruleset")
         where_sets = sets[where]
-        for version, src_set, dst_set in zip(
-            (4, 6), family_sets(cluster, flow.source), family_sets(cluster, flow.destination), strict=True
-        ):
+        src4, src6 = family_sets(cluster, flow.source)
+        dst4, dst6 = family_sets(cluster, flow.destination)
+        for version, src_set, dst_set in ((4, src4, dst4), (6, src6, dst6)):
             if src_set is None or dst_set is None:
                 continue
             broadcast = flow.source == DHCP_CLIENTS and version == 4
@@ -160,23 +162,14 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
                     raise AssertionError(f"two different address sets named {s.name}")
             # Sets are keyed by name (checked above to mean one content): hashing address networks is slow.
             same = (where, version, src_set.name, dst_set.name, flow.protocol, flow.ports, broadcast)
-            if same in seen:
-                i, clusters = seen[same]
-                seen[same] = (i, (*clusters, flow.cluster))
-                by_key[where][i] = by_key[where][i]._replace(comment=_comment(flow, seen[same][1]))
+            if same in owed:
+                owed[same][2].append(flow)
                 continue
-            seen[same] = (len(by_key[where]), (flow.cluster,))
-            by_key[where].append(
-                Rule(
-                    version=version,
-                    source=src_set,
-                    destination=dst_set,
-                    protocol=flow.protocol,
-                    ports=flow.ports,
-                    broadcast=broadcast,
-                    comment=_comment(flow),
-                )
-            )
+            owed[same] = (where, len(rules), [flow])
+            rules.append(Rule(version, src_set, dst_set, flow.protocol, flow.ports, broadcast, _comment(flow)))
+    for where, i, asking in owed.values():
+        if len(asking) > 1:  # one rule; its comment names the clusters
+            by_key[where][i] = by_key[where][i]._replace(comment=_comment(asking[-1], tuple(f.cluster for f in asking)))
     version_text = format_version(topology.eksa_version)
     return tuple(
         RulesetSpec(
