@@ -113,7 +113,8 @@ def consumer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_install_is_the_package_eksa_firewall(installed: Path) -> None:
     assert (installed / "eksa_firewall" / "vsphere" / "component.py").exists()
-    assert (installed / "eksa_firewall" / "data" / "ports.toml").exists()  # package data
+    assert (installed / "eksa_firewall" / "data" / "ports.toml").exists()  # package data: the catalog
+    assert (installed / "eksa_firewall" / "data" / "ports.json").exists()  # and the copy programs load
     assert (installed / "eksa_firewall" / "py.typed").exists()
     assert not (installed / "components").exists()  # never installed under the generic name
     # pyproject.toml lists the packages by their installed names: every package folder must be there.
