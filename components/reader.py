@@ -150,7 +150,7 @@ class Reader:
             return None
         if isinstance(value, str) and "/" in value:
             net = self.network(value, key)
-            if net is not None and net.num_addresses != 1:
+            if net is not None and net.prefixlen != net.max_prefixlen:
                 self.problem(key, f"{value!r} is a range, not one address", f"set {key} to a single IP address")
                 return None
             return net

@@ -43,7 +43,7 @@ MAX_COMMENT = 128
 
 def address(net: Network) -> str:
     """A network in nft notation: a single address without its prefix length."""
-    return str(net.network_address) if net.num_addresses == 1 else str(net)
+    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -79,7 +79,7 @@ def targets(topology: Topology, flows: FlowSet, role: str, cluster: str | None =
         if f.source != role or (cluster is not None and f.cluster != cluster):
             continue
         for net in endpoint_addresses(topology, topology.cluster(f.cluster), f.destination):
-            if net.num_addresses != 1:
+            if net.prefixlen != net.max_prefixlen:
                 notes.append(f"{f.destination} {net} ({f.protocol} {f.ports_text}): a range, not probed")
                 continue
             for port in _ports(f.ports):

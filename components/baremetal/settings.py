@@ -107,13 +107,13 @@ def _apply_hosts(topology: Topology, key: str, r: Reader) -> None:
     """Applying over SSH needs one address per machine, not an address range."""
     ranges: list[str] = []
     for net in topology.admin_machine:
-        if net.num_addresses != 1:
+        if net.prefixlen != net.max_prefixlen:
             ranges.append(f"adminMachine.addresses {net}")
     for cluster in topology.clusters:
         roles = [("controlPlane", cluster.control_plane.addresses), ("workerGroups", cluster.workers)]
         if cluster.external_etcd is not None:
             roles.append(("etcd", cluster.external_etcd.addresses))
-        ranges += [f"{cluster.name} {name} {net}" for name, nets in roles for net in nets if net.num_addresses != 1]
+        ranges += [f"{cluster.name} {name} {net}" for name, nets in roles for net in nets if net.prefixlen != net.max_prefixlen]
     if ranges:
         r.problem(
             key_join(key, "enabled"),

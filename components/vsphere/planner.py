@@ -67,7 +67,7 @@ def rule_sequence(source: str, destination: str) -> int:
 
 def nsx_address(net: Network) -> str:
     """A single host as a plain address, anything else as a CIDR (both are valid IPAddressExpression items)."""
-    return str(net.network_address) if net.num_addresses == 1 else str(net)
+    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
 
 
 # --- specs -------------------------------------------------------------------------------------------

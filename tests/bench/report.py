@@ -36,8 +36,9 @@ def markdown(doc: Mapping[str, Any]) -> str:
         "",
         doc["method"],
         "",
-        f"Runs per median: {doc['runs']['default']} ({doc['runs']['slow']} for aws-region at 50 clusters), "
-        f"{doc['runs']['startup']} for start-up. Timings vary with the machine and its load: compare ratios, not seconds.",
+        f"Runs per median: {doc['runs']['default']}; at 50 clusters (the budget), {doc['runs']['budget']} when a plan takes "
+        f"less than a second, {doc['runs']['slow']} for aws-region; {doc['runs']['startup']} for start-up. "
+        "Timings vary with the machine and its load: compare ratios, not seconds.",
         "",
         "Generated stacks (tests/bench/generate.py): the example stack's clusters copied and renamed until there are N, "
         "each cluster moved to its own 10.(100+j).0.0/16; bare-metal hardware selectors become the addresses they "
