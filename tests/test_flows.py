@@ -107,6 +107,19 @@ def test_flows_are_canonical_and_idempotent(cfg: dict[str, Any]) -> None:
 
 @SETTINGS
 @given(configs())
+def test_a_cluster_has_the_same_flows_alone_as_among_others(cfg: dict[str, Any]) -> None:
+    # build_flows works clusters of one shape out once and stamps the result per cluster: a cluster planned with
+    # others (sharing its shape's work) must get exactly what it gets planned alone (with its manager, if any).
+    together = build_flows(parse_topology(cfg))
+    for c in cfg["clusters"]:
+        manager = [m for m in cfg["clusters"] if m["name"] == c.get("managedBy")]
+        alone = build_flows(parse_topology({**cfg, "clusters": [c, *manager]}))
+        assert alone.for_cluster(c["name"]) == together.for_cluster(c["name"])
+        assert [lo for lo in alone.local_only if lo.cluster == c["name"]] == [lo for lo in together.local_only if lo.cluster == c["name"]]
+
+
+@SETTINGS
+@given(configs())
 def test_no_flow_without_a_catalog_row(cfg: dict[str, Any]) -> None:
     topology = parse_topology(cfg)
     catalog = load_catalog()
