@@ -6,9 +6,9 @@ import re
 
 from components.baremetal.hosts import host_roles
 from components.baremetal.nftables import delete_script, render
-from components.baremetal.planner import plan_rulesets
+from components.baremetal.planner import GLOBAL_ENDPOINTS, plan_rulesets
 from components.baremetal.settings import parse_settings
-from components.flows import build_flows
+from components.flows import build_flows, endpoint_addresses
 from components.topology import parse_topology
 from tests.baremetal.common import example_config, external_etcd_config, ipv6_config, workload_cluster_config
 from tests.helpers import _read_file
@@ -118,3 +118,11 @@ def test_rendering_is_deterministic() -> None:
     cfg = example_config()
     cfg["clients"]["api"] = list(reversed(cfg["clients"]["api"]))
     assert rendered(cfg) == rendered(example_config())
+
+
+def test_cluster_independent_endpoints_really_are() -> None:
+    # The planner names these endpoints' sets without the cluster and builds each set once for all clusters:
+    # that is only right while their addresses do not depend on the cluster.
+    topology = parse_topology(workload_cluster_config(), read_file=_read_file)
+    for endpoint in GLOBAL_ENDPOINTS:
+        assert len({endpoint_addresses(topology, c, endpoint) for c in topology.clusters}) == 1, endpoint
