@@ -248,8 +248,9 @@ def catalog_json(text: str) -> str:
     """The catalog's TOML text as the JSON that ``load_catalog`` reads (checked first: it must parse)."""
     import tomllib
 
-    parse_catalog(text)
-    return json.dumps(tomllib.loads(text), indent=1, ensure_ascii=False) + "\n"
+    data = tomllib.loads(text)
+    _catalog(data)
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
 
 
 def _catalog(data: Mapping[str, Any]) -> Catalog:

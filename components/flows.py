@@ -100,11 +100,17 @@ def _topology_conditions(topology: Topology) -> dict[str, bool]:
 
 
 def row_applies(row: Row, topology: Topology, cluster: Cluster) -> bool:
-    if not (row.for_platform(topology.platform) and row.for_version(topology.eksa_version)):
-        return False
-    if row.when == "external-etcd":
-        return cluster.external_etcd is not None
-    return _topology_conditions(topology)[row.when]
+    return _applies_to_environment(row, topology, _topology_conditions(topology)) and _applies_to_cluster(row, cluster)
+
+
+def _applies_to_environment(row: Row, topology: Topology, conditions: Mapping[str, bool]) -> bool:
+    """Platform, EKS-A version and the environment-wide condition (``conditions``: ``_topology_conditions``)."""
+    return row.for_platform(topology.platform) and row.for_version(topology.eksa_version) and conditions.get(row.when, True)
+
+
+def _applies_to_cluster(row: Row, cluster: Cluster) -> bool:
+    """``external-etcd``, the one condition that depends on the cluster."""
+    return row.when != "external-etcd" or cluster.external_etcd is not None
 
 
 def row_ports(row: Row, topology: Topology, cluster: Cluster) -> PortSet:
@@ -278,7 +284,7 @@ def _shape_edges(rows: Iterable[Row], topology: Topology, cluster: Cluster) -> t
     local: list[Row] = []
     edges: list[Edge] = []
     for row in rows:
-        if row.when == "external-etcd" and cluster.external_etcd is None:
+        if not _applies_to_cluster(row, cluster):
             continue
         if row.local_only:
             local.append(row)
@@ -317,9 +323,7 @@ def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
     """
     catalog = catalog or load_catalog()
     conditions = _topology_conditions(topology)
-    rows = [
-        r for r in catalog if r.for_platform(topology.platform) and r.for_version(topology.eksa_version) and conditions.get(r.when, True)
-    ]
+    rows = [r for r in catalog if _applies_to_environment(r, topology, conditions)]
     shapes: dict[tuple[object, ...], tuple[tuple[Row, ...], tuple[Edge, ...], tuple[str, ...]]] = {}
     templates: dict[tuple[object, ...], _Template] = {}
     flows: list[Flow] = []

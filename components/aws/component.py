@@ -18,7 +18,7 @@ import hashlib
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, TypeVar
 
 import pulumi
 import pulumi_aws as aws
@@ -27,7 +27,7 @@ from pulumi_aws.ec2 import SecurityGroupEgressArgsDict, SecurityGroupIngressArgs
 from ..component import child_name, prepare, token
 from ..errors import ConfigError
 from ..schema import CommonArgs
-from .planner import AwsPlan, GroupSpec, RuleSpec, build_plan
+from .planner import AwsPlan, Direction, GroupSpec, RuleSpec, build_plan
 from .settings import SNOW_REGION, AwsSettings, CaBundle, Device, GroupKey, parse_settings
 
 SECRET_KEYS = ("awsAccessKeyId", "awsSecretAccessKey")
@@ -106,7 +106,9 @@ class AwsFirewall(pulumi.ComponentResource):
             )
         providers = {d.name: self._snow_provider(d, settings, ca_path, credentials) for d in self.plan.devices}
         for group in self.plan.groups:
-            ingress, egress = _inline_ingress(group), _inline_egress(group)  # the same on every device
+            # the same on every device
+            ingress = _inline(group, "ingress", SecurityGroupIngressArgsDict)
+            egress = _inline(group, "egress", SecurityGroupEgressArgsDict)
             for device in group.devices:
                 sg = aws.ec2.SecurityGroup(
                     child_name(self._name, device.name, *group.key.parts),
@@ -212,32 +214,15 @@ class AwsFirewall(pulumi.ComponentResource):
         return outputs
 
 
-def _inline_ingress(group: GroupSpec) -> list[SecurityGroupIngressArgsDict]:
-    out: list[SecurityGroupIngressArgsDict] = []
-    for b in group.blocks("ingress"):
-        rule: SecurityGroupIngressArgsDict = {
-            "protocol": b.protocol,
-            "from_port": b.from_port,
-            "to_port": b.to_port,
-            "description": b.description,
-        }
-        if b.cidr_blocks:
-            rule["cidr_blocks"] = list(b.cidr_blocks)
-        if b.ipv6_cidr_blocks:
-            rule["ipv6_cidr_blocks"] = list(b.ipv6_cidr_blocks)
-        out.append(rule)
-    return out
+# Ingress and egress blocks have the same keys; the SDK types them apart.
+_InlineRule = TypeVar("_InlineRule", SecurityGroupIngressArgsDict, SecurityGroupEgressArgsDict)
 
 
-def _inline_egress(group: GroupSpec) -> list[SecurityGroupEgressArgsDict]:
-    out: list[SecurityGroupEgressArgsDict] = []
-    for b in group.blocks("egress"):
-        rule: SecurityGroupEgressArgsDict = {
-            "protocol": b.protocol,
-            "from_port": b.from_port,
-            "to_port": b.to_port,
-            "description": b.description,
-        }
+def _inline(group: GroupSpec, direction: Direction, rule_type: type[_InlineRule]) -> list[_InlineRule]:
+    """A group's inline blocks of one direction as the SDK's rule dicts (CIDR lists only when not empty)."""
+    out: list[_InlineRule] = []
+    for b in group.blocks(direction):
+        rule = rule_type(protocol=b.protocol, from_port=b.from_port, to_port=b.to_port, description=b.description)
         if b.cidr_blocks:
             rule["cidr_blocks"] = list(b.cidr_blocks)
         if b.ipv6_cidr_blocks:

@@ -112,14 +112,10 @@ def probe_tcp(address: str, port: int, timeout: float, source: str | None = None
         _bind(s, source)
         try:
             s.connect((address, port))
-        except ConnectionRefusedError:
-            return "refused: reachable, nothing listening", True
         except TimeoutError:
             return "blocked (no answer within the timeout)", False
         except OSError as exc:
-            if exc.errno in BLOCKED_ERRNOS:
-                return f"blocked ({os.strerror(exc.errno or 0)})", False
-            return f"error ({exc})", False
+            return _refused_or_blocked(exc)
         return "open", True
 
 
@@ -132,17 +128,22 @@ def probe_udp(address: str, port: int, timeout: float, source: str | None = None
             s.connect((address, port))
             s.send(request or SILENT_UDP)
             s.recv(2048)
-        except ConnectionRefusedError:
-            return "refused: reachable, nothing listening", True
         except TimeoutError:
             if request is None:
                 return "sent, no answer expected", None
             return "no answer (blocked, or the service is down)", False
         except OSError as exc:
-            if exc.errno in BLOCKED_ERRNOS:
-                return f"blocked ({os.strerror(exc.errno or 0)})", False
-            return f"error ({exc})", False
+            return _refused_or_blocked(exc)
         return "answered", True
+
+
+def _refused_or_blocked(exc: OSError) -> tuple[str, bool]:
+    """A refusal proves the firewall let the packet through; an ICMP "prohibited" or unreachable does not."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused: reachable, nothing listening", True
+    if exc.errno in BLOCKED_ERRNOS:
+        return f"blocked ({os.strerror(exc.errno or 0)})", False
+    return f"error ({exc})", False
 
 
 def _checksum(data: bytes) -> int:
