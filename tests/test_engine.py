@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from components.engine import SECRET, mock_id, run_program
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, plan_stack
 
 PROGRAM = FIXTURES / "engine_program" / "__main__.py"
 
@@ -53,3 +55,12 @@ def test_program_errors_propagate_with_what_was_registered() -> None:
     with pytest.raises(Exception, match="boom"):
         run_program(FIXTURES / "engine_program" / "failing.py", project="engine-fixture", stack="x", config={}, recorded=recorded)
     assert [r.name for r in recorded] == ["before-the-error"]
+
+
+def test_a_process_that_plans_many_times_freezes_only_the_first_plan() -> None:
+    # The program moves what it built out of the collector's reach (components/program.py): once per process,
+    # or a long-lived host (these tests, an Automation API server) would keep every plan's objects forever.
+    plan_stack("baremetal-example")
+    frozen = gc.get_freeze_count()
+    plan_stack("baremetal-example")
+    assert gc.get_freeze_count() == frozen
