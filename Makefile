@@ -9,7 +9,7 @@ STACK ?= vsphere-example
 FORMAT ?= table
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test system-packages lint typecheck pytest bench catalog clean
+.PHONY: plan test system-packages lint typecheck pytest bench clean
 
 # Set-up messages go to stderr, so that `make plan FORMAT=json > plan.json` holds only the plan.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -52,10 +52,6 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(PY) -m tests.bench.run
-
-# After editing components/data/ports.toml: write the JSON copy programs load (tests/test_catalog.py checks it).
-catalog: $(STAMP)
-	$(PY) -m components.catalog
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

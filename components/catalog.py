@@ -3,52 +3,32 @@
 The TOML file is the single source of truth; this module only parses and checks it. Which rows apply to
 an environment is decided by ``flows.row_applies``; what the rows mean for concrete machines is ``flows``' job.
 
-Programs load ``data/ports.json``, the same data written as JSON by ``make catalog`` (``python -m
-components.catalog``): tomllib is pure Python, and reading the TOML took 3 ms of every plan (make bench).
-``tests/test_catalog.py`` fails when the JSON is not exactly what the TOML gives.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import sys
+import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
+from .endpoints import CONTROL_PLANE, ETCD, NODE_ROLES, PEERS, WORKER
 from .errors import CatalogError
+from .platform import platform_names
 from .ports import PortSet, parse_ports
 
 Protocol = Literal["tcp", "udp", "icmp"]
-PLATFORMS = ("snow", "vsphere", "nutanix", "baremetal")
+PLATFORMS = platform_names()
 
-# Node roles, as EKS Anywhere names its machine configs.
-ROLES = ("control-plane", "etcd", "worker")
+ROLES = NODE_ROLES
 # Source words that stand for several roles.
 ROLE_SETS = {
-    "nodes": ("control-plane", "worker"),  # Kubernetes nodes (external etcd machines run no kubelet)
-    "machines": ("control-plane", "etcd", "worker"),
+    "nodes": (CONTROL_PLANE, WORKER),  # Kubernetes nodes (external etcd machines run no kubelet)
+    "machines": (CONTROL_PLANE, ETCD, WORKER),
 }
-# Everything that is not a node of the cluster itself.
-PEERS = (
-    "admin-machine",
-    "management-cluster",
-    "control-plane-vip",
-    "tinkerbell-vip",
-    "bmc",
-    "vcenter",
-    "prism-central",
-    "snow-device",
-    "jenkins",
-    "api-clients",
-    "ssh-clients",
-    "nodeport-clients",
-    "jenkins-clients",
-    "dhcp-clients",
-)
 SOURCES = ("self", *ROLES, *ROLE_SETS, *PEERS)
 DESTINATIONS = (*ROLES, *PEERS)
 CONDITIONS = ("always", "cilium", "jenkins", "bmcs", "external-etcd", "never")
@@ -74,14 +54,9 @@ def format_version(version: Version) -> str:
     return f"v{version[0]}.{version[1]}"
 
 
-@cache
-def _parse_ports(text: str) -> PortSet:
-    # A row's ports are read for every cluster and flow: parse each text once (a PortSet is immutable).
-    return parse_ports(text)
-
-
-class Row(NamedTuple):
-    """One row of the catalog. The first block of fields is the page's text, verbatim."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Row:
+    """One row of the catalog. The first block of fields is the page's text, verbatim; ``ports`` is its meaning."""
 
     id: str
     section: str
@@ -93,6 +68,7 @@ class Row(NamedTuple):
     purpose: str
     used_by: str
 
+    ports: PortSet  # ports_text parsed (ICMP rows: ICMP types); topology options may override them
     sources: tuple[str, ...]
     destinations: tuple[str, ...]
     platforms: tuple[str, ...]
@@ -109,11 +85,6 @@ class Row(NamedTuple):
         proto = self.protocol_text.lower()
         assert proto in ("tcp", "udp", "icmp")
         return proto  # type: ignore[return-value]
-
-    @property
-    def ports(self) -> PortSet:
-        """The page's ports (ICMP rows: ICMP types). Topology options may override them."""
-        return _parse_ports(self.ports_text)
 
     @property
     def local_only(self) -> bool:
@@ -189,6 +160,10 @@ def _row(raw: dict[str, object]) -> Row:
     def version(key: str) -> Version | None:
         return parse_version(text(key)) if key in raw else None
 
+    try:
+        ports = parse_ports(text("ports"))
+    except ValueError as exc:
+        raise CatalogError(f"row {rid}: {exc}") from exc
     origin = text("origin")
     if origin not in ("page", "upstream"):
         raise CatalogError(f"row {rid}: origin must be page or upstream")
@@ -208,6 +183,7 @@ def _row(raw: dict[str, object]) -> Row:
         ports_text=text("ports"),
         purpose=text("purpose"),
         used_by=text("used_by"),
+        ports=ports,
         sources=words("sources", SOURCES),
         destinations=words("destinations", DESTINATIONS),
         platforms=words("platforms", ("any", *PLATFORMS)),
@@ -221,10 +197,6 @@ def _row(raw: dict[str, object]) -> Row:
     )
     if row.protocol_text.lower() not in ("tcp", "udp", "icmp"):
         raise CatalogError(f"row {rid}: protocol must be TCP, UDP or ICMP")
-    try:
-        row.ports  # noqa: B018 - parse once to fail early
-    except ValueError as exc:
-        raise CatalogError(f"row {rid}: {exc}") from exc
     if origin == "upstream" and not row.citation:
         raise CatalogError(f"row {rid}: a row beyond the page must cite its source")
     if "self" in row.sources and len(row.sources) > 1 and row.sources[0] != "self":
@@ -232,25 +204,12 @@ def _row(raw: dict[str, object]) -> Row:
     return row
 
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
-CATALOG_TOML = DATA_DIR / "ports.toml"
-CATALOG_JSON = DATA_DIR / "ports.json"
+CATALOG_TOML = Path(__file__).resolve().parent / "data" / "ports.toml"
 
 
 def parse_catalog(text: str) -> Catalog:
     """Parse and check the catalog's TOML text."""
-    import tomllib  # only where the TOML is read: programs load the JSON copy
-
     return _catalog(tomllib.loads(text))
-
-
-def catalog_json(text: str) -> str:
-    """The catalog's TOML text as the JSON that ``load_catalog`` reads (checked first: it must parse)."""
-    import tomllib
-
-    data = tomllib.loads(text)
-    _catalog(data)
-    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
 
 
 def _catalog(data: Mapping[str, Any]) -> Catalog:
@@ -270,15 +229,5 @@ def _catalog(data: Mapping[str, Any]) -> Catalog:
 
 @cache
 def load_catalog() -> Catalog:
-    """The catalog shipped with the package: ``data/ports.toml``, read from its JSON copy ``data/ports.json``."""
-    return _catalog(json.loads(CATALOG_JSON.read_text(encoding="utf-8")))
-
-
-def write_catalog_json() -> Path:
-    """``make catalog``: write data/ports.json from data/ports.toml."""
-    CATALOG_JSON.write_text(catalog_json(CATALOG_TOML.read_text(encoding="utf-8")), encoding="utf-8")
-    return CATALOG_JSON
-
-
-if __name__ == "__main__":
-    print(f"wrote {write_catalog_json()}", file=sys.stderr)
+    """The catalog shipped with the package: ``data/ports.toml``, the file people edit and review."""
+    return parse_catalog(CATALOG_TOML.read_text(encoding="utf-8"))

@@ -1,82 +1,40 @@
-"""What every platform component does before it registers anything, and how it names children.
+"""What every platform component shares: how it is built, how it names children, how it gives its outputs.
 
-A platform component is a thin ``pulumi.ComponentResource``:
+A platform component is a thin ``pulumi.ComponentResource`` over its pure planner. It can be built two ways:
 
-    class VSphereFirewall(pulumi.ComponentResource):
-        def __init__(self, name: str, args: VSphereFirewallArgs, opts: pulumi.ResourceOptions | None = None):
-            topology, flows = prepare(args, "vsphere")      # validates: raises before any registration
-            super().__init__(token("VSphereFirewall"), name, None, opts)
-            ...                                              # children: parent=self, names from child_name()
-            self.register_outputs(self.stack_outputs())
+- ``VSphereFirewall("eksa", args)``: from ``args``, the same keys as a stack file's ``eksa-firewall:*``
+  (docs/configuration.md), minus ``platform`` (the class decides it). Use this inside your own stacks.
+- ``VSphereFirewall.from_environment("eksa", environment)``: from an ``Environment`` somebody already parsed
+  and planned. The project's own program (components/program.py) does this: it reads the stack config,
+  validates it and computes the flows before importing any provider SDK, then hands them over explicitly.
 
-        def stack_outputs(self) -> dict[str, pulumi.Output[Any]]: ...
+Either way everything is checked before the first child is registered. Values a planner reasons about
+(addresses, ports, names) must be plain; values that only pass through to a resource (a VPC id, Prism ids,
+passwords) may be ``pulumi.Input``s. Outputs are typed attributes (``pulumi.Output[...]`` class annotations),
+registered with ``register_outputs`` under their camelCase names, which are also the stack outputs and the
+multi-language schema's output names.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Any
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
 
-from .errors import ConfigError
+import pulumi
+
 from .flows import FlowSet, build_flows
 from .topology import Topology, parse_topology
 
 PACKAGE = "eksa-firewall"
 
-# How config keys are spelled in messages. Empty for a component reused with `args`; the stack program sets
-# "eksa-firewall:" so that errors name the key exactly as the stack file does. A context variable rather
-# than a constructor argument keeps the components' signature the one multi-language hosts expect.
-_KEY_PREFIX: ContextVar[str] = ContextVar("eksa_firewall_key_prefix", default="")
-
-
-@contextmanager
-def config_key_prefix(prefix: str) -> Iterator[None]:
-    token_ = _KEY_PREFIX.set(prefix)
-    try:
-        yield
-    finally:
-        _KEY_PREFIX.reset(token_)
-
-
-# The stack program has already parsed the config and computed the flows (to fail before importing a provider
-# SDK); it hands them to the component so that ``prepare`` does not do the same work a second time.
-_PREPARED: ContextVar[tuple[Mapping[str, Any], str, Topology, FlowSet] | None] = ContextVar("eksa_firewall_prepared", default=None)
-
-
-@contextmanager
-def prepared(args: Mapping[str, Any], topology: Topology, flows: FlowSet) -> Iterator[None]:
-    """Within this block, ``prepare(args, ...)`` (the same ``args`` object) returns ``topology`` and ``flows``."""
-    token_ = _PREPARED.set((args, topology.key_prefix, topology, flows))
-    try:
-        yield
-    finally:
-        _PREPARED.reset(token_)
-
 
 def token(type_name: str) -> str:
     """The component type token; the ``index`` module is what multi-language packages require."""
     return f"{PACKAGE}:index:{type_name}"
-
-
-def prepare(args: Mapping[str, Any], platform: str, *, key_prefix: str | None = None) -> tuple[Topology, FlowSet]:
-    """Validate ``args`` for ``platform`` and compute the flows; raises ConfigError, registers nothing."""
-    key_prefix = _KEY_PREFIX.get() if key_prefix is None else key_prefix
-    known = _PREPARED.get()
-    if known is not None and known[0] is args and known[1] == key_prefix:
-        topology, flows = known[2], known[3]
-    else:
-        topology = parse_topology(args, key_prefix=key_prefix)
-        flows = None
-    if topology.platform != platform:
-        raise ConfigError.one(
-            f"{key_prefix}platform",
-            f"is {topology.platform!r}, but this component builds {platform!r} firewalls",
-            f"set platform: {platform}, or use the {topology.platform} component",
-        )
-    return topology, flows if flows is not None else build_flows(topology)
 
 
 _UNSAFE = re.compile(r"[^a-z0-9-]+")
@@ -86,3 +44,77 @@ def child_name(component: str, *keys: str) -> str:
     """A logical name from stable keys (cluster, role, row id, peer), never from list positions."""
     parts = [component, *(_UNSAFE.sub("-", k.lower()).strip("-") for k in keys)]
     return "-".join(p for p in parts if p)
+
+
+def camel_case(name: str) -> str:
+    """``security_group_ids`` -> ``securityGroupIds``: how Pulumi names properties across languages."""
+    head, *rest = name.split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Environment:
+    """One environment, validated and planned: what a platform component is built from.
+
+    ``secrets``: the platform's secret inputs (its ``Platform.secret_keys``), plain strings or pulumi Outputs;
+    the component marks them secret whatever it is given.
+    """
+
+    topology: Topology
+    flows: FlowSet
+    secrets: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any], platform: str, *, key_prefix: str = "") -> Environment:
+        """Parse and plan component ``args`` for ``platform``: raises ``ConfigError``, registers nothing."""
+        topology = parse_topology(args, platform=platform, key_prefix=key_prefix)
+        secrets = {k: args[k] for k in topology.platform_spec.secret_keys if args.get(k) is not None}
+        return cls(topology=topology, flows=build_flows(topology), secrets=secrets)
+
+
+class FirewallComponent(pulumi.ComponentResource):
+    """The base of the four platform components: the two ways to build one, and its typed outputs."""
+
+    PLATFORM: ClassVar[str]  # the platform name (components/platform.py) this class builds
+
+    def __init__(self, name: str, args: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        self._build(name, Environment.from_args(args, self.PLATFORM), opts)
+
+    @classmethod
+    def from_environment(cls, name: str, environment: Environment, opts: pulumi.ResourceOptions | None = None) -> Self:
+        """Build the component from an environment that is already parsed and planned (see the module doc)."""
+        if environment.topology.platform != cls.PLATFORM:
+            raise TypeError(f"{cls.__name__} builds {cls.PLATFORM} firewalls, not {environment.topology.platform}")
+        component = cls.__new__(cls)
+        component._build(name, environment, opts)
+        return component
+
+    def _build(self, name: str, environment: Environment, opts: pulumi.ResourceOptions | None) -> None:
+        """Check, plan (raising before anything is registered), then register the children and the outputs."""
+        raise NotImplementedError
+
+    @classmethod
+    def output_names(cls) -> tuple[str, ...]:
+        """The typed output attributes (``pulumi.Output[...]`` class annotations of the platform class)."""
+        names: list[str] = []
+        for klass in reversed(cls.__mro__):
+            if klass is FirewallComponent or not issubclass(klass, FirewallComponent):
+                continue
+            for attr, hint in inspect.get_annotations(klass, eval_str=True).items():
+                if typing.get_origin(hint) is pulumi.Output and not attr.startswith("_") and attr not in names:
+                    names.append(attr)
+        return tuple(names)
+
+    def outputs(self) -> dict[str, pulumi.Output[Any]]:
+        """Every typed output by its camelCase name: what the stack exports and ``register_outputs`` records."""
+        return {camel_case(attr): getattr(self, attr) for attr in self.output_names()}
+
+    def _set_outputs(self, **values: Any) -> None:
+        """Set every typed output (each an Output), then register them: call once, last."""
+        missing = set(self.output_names()) - set(values)
+        unknown = set(values) - set(self.output_names())
+        if missing or unknown:
+            raise TypeError(f"{type(self).__name__}: outputs missing {sorted(missing)}, unknown {sorted(unknown)}")
+        for attr, value in values.items():
+            setattr(self, attr, pulumi.Output.from_input(value))
+        self.register_outputs(self.outputs())

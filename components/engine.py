@@ -26,35 +26,12 @@ from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from .stackfile import SECRET, StackConfig
+from .registration import SECRET, Registration
+from .stackfile import StackConfig
 
 __all__ = ["SECRET", "ProgramRun", "Registration", "run_program", "run_stack"]
 
 UNKNOWN = "[unknown]"
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Registration:
-    """One resource as the program registered it."""
-
-    urn: str
-    type: str
-    name: str
-    id: str | None
-    parent: str | None
-    custom: bool
-    provider: str | None
-    inputs: Mapping[str, Any]  # engine property names; secrets are "[secret]"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "urn": self.urn,
-            "type": self.type,
-            "name": self.name,
-            "id": self.id,
-            "parent": self.parent,
-            "inputs": dict(self.inputs),
-        }
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

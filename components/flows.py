@@ -12,25 +12,43 @@ from __future__ import annotations
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from functools import cache
-from typing import NamedTuple
+from dataclasses import dataclass
 
+from .addresses import Network, canonical_networks, is_everywhere
 from .catalog import Catalog, Protocol, Row, load_catalog
+from .endpoints import (
+    ADMIN_MACHINE,
+    API_CLIENTS,
+    API_LOAD_BALANCER,
+    BMC,
+    CONTROL_PLANE,
+    CONTROL_PLANE_VIP,
+    DHCP_CLIENTS,
+    ETCD,
+    JENKINS,
+    JENKINS_CLIENTS,
+    MANAGEMENT_CLUSTER,
+    NODE_ROLES,
+    NODEPORT_CLIENTS,
+    PRISM_CENTRAL,
+    SNOW_DEVICE,
+    SSH_CLIENTS,
+    TINKERBELL_VIP,
+    VCENTER,
+    WORKER,
+)  # fmt: skip
 from .errors import ConfigError, Problem
 from .ports import PortRange, PortSet, format_ports, merge
-from .reader import Network, canonical_networks, is_everywhere, key_join
+from .reader import key_join
 from .topology import Cluster, Topology
 
-# Endpoints that are the cluster's own machines; everything else is a peer.
-NODE_ROLES = ("control-plane", "etcd", "worker")
-API_LOAD_BALANCER = "api-load-balancer"  # derived endpoint, only when controlPlane.loadBalancer is set
+__all__ = ["API_LOAD_BALANCER", "NODE_ROLES", "Access", "Flow", "FlowSet", "LocalOnly", "build_flows", "endpoint_addresses", "expand"]
+
 UNADDRESSED = ipaddress.IPv4Network("0.0.0.0/32")  # the source of a DHCPDISCOVER
 
-# The values below are named tuples, not dataclasses: immutable, ordered field by field, and cheap to make by
-# the thousand; defining a frozen dataclass costs about 0.3 ms at import, on every plan (make bench).
 
-
-class Flow(NamedTuple):
+@dataclass(frozen=True, order=True, kw_only=True, slots=True)
+class Flow:
     """One permission between two endpoints of a cluster: protocol, merged ports and the rows that ask for it."""
 
     cluster: str
@@ -55,7 +73,8 @@ class Flow(NamedTuple):
         }
 
 
-class LocalOnly(NamedTuple):
+@dataclass(frozen=True, order=True, kw_only=True, slots=True)
+class LocalOnly:
     """A catalog row that needs no network rule in this cluster (Used By: Self), with the reason."""
 
     cluster: str
@@ -66,7 +85,8 @@ class LocalOnly(NamedTuple):
         return {"cluster": self.cluster, "row": self.row, "why": self.why}
 
 
-class FlowSet(NamedTuple):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FlowSet:
     """What ``build_flows`` returns: the flows and the local-only rows, both sorted."""
 
     flows: tuple[Flow, ...]
@@ -76,13 +96,23 @@ class FlowSet(NamedTuple):
         return tuple(f for f in self.flows if f.cluster == name)
 
 
-class Access(NamedTuple):
-    """One address-level permission: ``source`` may open ``protocol`` connections to ``destination:ports``."""
+@dataclass(frozen=True, slots=True)
+class Access:
+    """One address-level permission: ``source`` may open ``protocol`` connections to ``destination:ports``.
+
+    Sorted by source, destination (IPv4 before IPv6), protocol and ports."""
 
     source: Network
     destination: Network
     protocol: Protocol
     ports: PortRange
+
+    @property
+    def sort_key(self) -> tuple[object, ...]:
+        return (self.source.version, self.source, self.destination.version, self.destination, self.protocol, self.ports)
+
+    def __lt__(self, other: Access) -> bool:
+        return self.sort_key < other.sort_key
 
 
 # --- which rows apply --------------------------------------------------------------------------
@@ -132,80 +162,63 @@ def row_ports(row: Row, topology: Topology, cluster: Cluster) -> PortSet:
 # --- endpoints ---------------------------------------------------------------------------------
 
 
-def _expand_word(word: str, topology: Topology, cluster: Cluster) -> tuple[str, ...]:
+def _expand_word(word: str, cluster: Cluster) -> tuple[str, ...]:
     """A catalog word -> the endpoints it stands for in this cluster."""
-    etcd = ("etcd",) if cluster.external_etcd else ("control-plane",)
+    etcd = (ETCD,) if cluster.external_etcd else (CONTROL_PLANE,)
+    workers = (WORKER,) if cluster.worker_groups else ()
     if word == "nodes":
-        return ("control-plane", "worker") if cluster.worker_groups else ("control-plane",)
+        return (CONTROL_PLANE, *workers)
     if word == "machines":
-        return tuple(dict.fromkeys(("control-plane", *etcd, *(("worker",) if cluster.worker_groups else ()))))
-    if word == "etcd":
+        return tuple(dict.fromkeys((CONTROL_PLANE, *etcd, *workers)))
+    if word == ETCD:
         return etcd
-    if word == "worker":
-        return ("worker",) if cluster.worker_groups else ()
-    if word == "management-cluster":
+    if word == WORKER:
+        return workers
+    if word == MANAGEMENT_CLUSTER:
         # A self-managed cluster runs the EKS-A controllers on its own nodes.
-        return ("management-cluster",) if cluster.managed_by else _expand_word("nodes", topology, cluster)
+        return (MANAGEMENT_CLUSTER,) if cluster.managed_by else _expand_word("nodes", cluster)
     return (word,)
 
 
 def endpoint_addresses(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[Network, ...]:
-    """The addresses an endpoint of ``cluster`` stands for (empty: the endpoint is not configured).
-
-    Computed once per (topology, cluster, endpoint): planners, the ACL export and ``expand`` ask for the same
-    endpoints thousands of times in a large environment."""
-    key = ("endpoint", cluster.name, endpoint)
-    hit = topology.memo.get(key)
-    if hit is not None and hit[0] is cluster:
-        return hit[1]
-    value = _endpoint_addresses(topology, cluster, endpoint)
-    topology.memo[key] = (cluster, value)
-    return value
-
-
-def _endpoint_addresses(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[Network, ...]:
+    """The addresses an endpoint of ``cluster`` stands for (empty: the endpoint is not configured)."""
     ep = topology.endpoints
-    if endpoint == "control-plane":
+    single: dict[str, Network | None] = {
+        CONTROL_PLANE_VIP: cluster.endpoint,
+        TINKERBELL_VIP: ep.tinkerbell_ip,
+        VCENTER: ep.vcenter,
+        PRISM_CENTRAL: ep.prism_central,
+        JENKINS: topology.jenkins.address if topology.jenkins else None,
+        API_LOAD_BALANCER: cluster.api_load_balancer.address if cluster.api_load_balancer else None,
+        DHCP_CLIENTS: UNADDRESSED,  # a machine asking for its first DHCP lease has no address yet
+    }
+    if endpoint in single:
+        address = single[endpoint]
+        return (address,) if address is not None else ()
+    if endpoint == CONTROL_PLANE:
         return cluster.control_plane.addresses
-    if endpoint == "etcd":
+    if endpoint == ETCD:
         return cluster.etcd
-    if endpoint == "worker":
+    if endpoint == WORKER:
         return cluster.workers
-    if endpoint == "management-cluster":
+    if endpoint == MANAGEMENT_CLUSTER:
         if cluster.managed_by is None:
             return ()
         manager = topology.cluster(cluster.managed_by)
         return canonical_networks([*manager.control_plane.addresses, *manager.workers])
-    if endpoint == API_LOAD_BALANCER:
-        return (cluster.api_load_balancer.address,) if cluster.api_load_balancer else ()
-    if endpoint == "admin-machine":
-        return topology.admin_machine
-    if endpoint == "control-plane-vip":
-        return (cluster.endpoint,)
-    if endpoint == "tinkerbell-vip":
-        return (ep.tinkerbell_ip,) if ep.tinkerbell_ip else ()
-    if endpoint == "bmc":
-        return canonical_networks([b.address for b in ep.bmcs])
-    if endpoint == "vcenter":
-        return (ep.vcenter,) if ep.vcenter else ()
-    if endpoint == "prism-central":
-        return (ep.prism_central,) if ep.prism_central else ()
-    if endpoint == "snow-device":
-        return canonical_networks([d.address for d in ep.snow_devices])
-    if endpoint == "jenkins":
-        return (topology.jenkins.address,) if topology.jenkins else ()
-    if endpoint == "jenkins-clients":
-        return topology.jenkins.clients if topology.jenkins else ()
-    if endpoint == "api-clients":
-        return topology.clients.api
-    if endpoint == "ssh-clients":
-        return topology.clients.ssh
-    if endpoint == "nodeport-clients":
-        return topology.clients.node_port
-    if endpoint == "dhcp-clients":
-        # A machine asking for its first DHCP lease has no address yet.
-        return (UNADDRESSED,)
-    raise KeyError(f"unknown endpoint {endpoint!r}")
+    ranges: dict[str, tuple[Network, ...]] = {
+        ADMIN_MACHINE: topology.admin_machine,
+        BMC: canonical_networks(b.address for b in ep.bmcs),
+        SNOW_DEVICE: canonical_networks(d.address for d in ep.snow_devices),
+        JENKINS_CLIENTS: topology.jenkins.clients if topology.jenkins else (),
+        API_CLIENTS: topology.clients.api,
+        SSH_CLIENTS: topology.clients.ssh,
+        NODEPORT_CLIENTS: topology.clients.node_port,
+    }
+    try:
+        return ranges[endpoint]
+    except KeyError:
+        raise KeyError(f"unknown endpoint {endpoint!r}") from None
 
 
 def endpoint_keys(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[str, ...]:
@@ -239,131 +252,62 @@ def endpoint_keys(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[
 
 
 def _row_edges(row: Row, topology: Topology, cluster: Cluster) -> Iterable[tuple[str, str, PortSet]]:
+    """(source endpoint, destination endpoint, ports) for every edge a row asks for in ``cluster``."""
     ports = row_ports(row, topology, cluster)
-    sources = [e for w in row.sources if w != "self" for e in _expand_word(w, topology, cluster)]
-    destinations = [e for w in row.destinations for e in _expand_word(w, topology, cluster)]
+    sources = [e for w in row.sources if w != "self" for e in _expand_word(w, cluster)]
+    destinations = [e for w in row.destinations for e in _expand_word(w, cluster)]
     lb = cluster.api_load_balancer
     for src in dict.fromkeys(sources):
-        if lb is not None and row.port_option == "api-server" and src in ("api-clients", "jenkins"):
+        if lb is not None and row.port_option == "api-server" and src in (API_CLIENTS, JENKINS):
             # Clients come through the load balancer, which forwards to the API server's own port.
             yield src, API_LOAD_BALANCER, (PortRange.single(lb.port),)
-            yield API_LOAD_BALANCER, "control-plane", ports
+            yield API_LOAD_BALANCER, CONTROL_PLANE, ports
             continue
         for dst in dict.fromkeys(destinations):
             yield src, dst, ports
 
 
-def _shape(cluster: Cluster) -> tuple[object, ...]:
-    """What a cluster's edges depend on besides the row (see ``_row_edges``): clusters of one shape share them."""
-    lb = cluster.api_load_balancer
-    return (
-        cluster.external_etcd is not None,
-        bool(cluster.worker_groups),
-        cluster.managed_by is None,
-        None if lb is None else lb.port,
-        cluster.api_server_port,
-        cluster.etcd_client_port,
-        cluster.etcd_peer_port,
-    )
-
-
-Edge = tuple[Row, str, str, PortSet]  # (row, source endpoint, destination endpoint, ports)
-
-
-class _Template(NamedTuple):
-    """One cluster's flows without the cluster: what every cluster of one shape, with the same optional
-    peers configured, needs. Large environments repeat a few shapes: each is worked out once."""
-
-    flows: tuple[tuple[str, str, Protocol, PortSet, tuple[str, ...]], ...]  # sorted (source, destination, protocol)
-    local_only: tuple[Row, ...]
-    sensitive: tuple[tuple[str, Row], ...]  # (source, row): checked per cluster, against its addresses
-
-
-def _shape_edges(rows: Iterable[Row], topology: Topology, cluster: Cluster) -> tuple[tuple[Row, ...], tuple[Edge, ...]]:
-    """The local-only rows and the edges of a cluster's shape, before optional peers are considered."""
-    local: list[Row] = []
-    edges: list[Edge] = []
-    for row in rows:
-        if not _applies_to_cluster(row, cluster):
-            continue
-        if row.local_only:
-            local.append(row)
-            continue
-        edges.extend((row, src, dst, ports) for src, dst, ports in _row_edges(row, topology, cluster))
-    return tuple(local), tuple(edges)
-
-
-def _template(local: tuple[Row, ...], edges: Iterable[Edge], configured: Mapping[str, bool]) -> _Template:
-    ports: dict[tuple[str, str, Protocol], list[PortRange]] = {}
-    row_ids: dict[tuple[str, str, Protocol], set[str]] = {}
-    sensitive: dict[tuple[str, Row], None] = {}
-    for row, src, dst, row_ports_ in edges:
-        if not (configured[src] and configured[dst]):
-            continue  # an optional peer the environment does not have
-        if row.sensitive:
-            sensitive[(src, row)] = None
-        k = (src, dst, row.protocol)
-        if k in ports:
-            ports[k].extend(row_ports_)
-            row_ids[k].add(row.id)
-        else:
-            ports[k] = list(row_ports_)
-            row_ids[k] = {row.id}
-    flows: list[tuple[str, str, Protocol, PortSet, tuple[str, ...]]] = [
-        (s, d, p, _merged(ports[(s, d, p)]), _sorted(row_ids[(s, d, p)])) for (s, d, p) in sorted(ports)
-    ]
-    return _Template(flows=tuple(flows), local_only=local, sensitive=tuple(sensitive))
-
-
 def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
     """Every flow the environment needs, canonical and deterministic.
 
+    For each cluster, each applicable row becomes edges between endpoints; an edge whose source or
+    destination has no address in this environment (an optional peer not configured) is left out. Edges
+    with the same (source, destination, protocol) merge their ports and rows.
+
     Raises ConfigError when a sensitive port (etcd, kubelet, scheduler, controller-manager) would be
-    reachable from a whole address family (0.0.0.0/0 or ::/0).
+    reachable from a whole address family.
     """
     catalog = catalog or load_catalog()
     conditions = _topology_conditions(topology)
     rows = [r for r in catalog if _applies_to_environment(r, topology, conditions)]
-    shapes: dict[tuple[object, ...], tuple[tuple[Row, ...], tuple[Edge, ...], tuple[str, ...]]] = {}
-    templates: dict[tuple[object, ...], _Template] = {}
-    flows: list[Flow] = []
+    ports: dict[tuple[str, str, str, Protocol], list[PortRange]] = defaultdict(list)
+    row_ids: dict[tuple[str, str, str, Protocol], set[str]] = defaultdict(set)
     local: list[LocalOnly] = []
-    problems: list[Problem] = []
-    # Sorted by cluster, then by (source, destination, protocol) within a template: the flows come out sorted.
-    for cluster in sorted(topology.clusters, key=_cluster_name):
-        shape = _shape(cluster)
-        if shape not in shapes:
-            local_rows, edges = _shape_edges(rows, topology, cluster)
-            shapes[shape] = (local_rows, edges, tuple(dict.fromkeys(e for _, s, d, _ in edges for e in (s, d))))
-        local_rows, edges, endpoints = shapes[shape]
-        configured = {e: bool(endpoint_addresses(topology, cluster, e)) for e in endpoints}
-        key = (shape, *configured.values())
-        template = templates.get(key)
-        if template is None:
-            template = templates[key] = _template(local_rows, edges, configured)
-        name = cluster.name
-        flows.extend([Flow(name, s, d, p, ports, row_ids) for s, d, p, ports, row_ids in template.flows])
-        local.extend([LocalOnly(cluster=name, row=row.id, why=_local_only_why(row)) for row in template.local_only])
-        for src, row in template.sensitive:
-            problems.extend(_exposure(topology, cluster, src, row))
+    problems: set[Problem] = set()
+    for cluster in topology.clusters:
+        for row in rows:
+            if not _applies_to_cluster(row, cluster):
+                continue
+            if row.local_only:
+                local.append(LocalOnly(cluster=cluster.name, row=row.id, why=_local_only_why(row)))
+                continue
+            for src, dst, row_ports_ in _row_edges(row, topology, cluster):
+                if not (endpoint_addresses(topology, cluster, src) and endpoint_addresses(topology, cluster, dst)):
+                    continue  # an optional peer the environment does not have
+                if row.sensitive:
+                    problems.update(_exposure(topology, cluster, src, row))
+                key = (cluster.name, src, dst, row.protocol)
+                ports[key].extend(row_ports_)
+                row_ids[key].add(row.id)
     if problems:
-        raise ConfigError(sorted(set(problems), key=str))
-    return FlowSet(flows=tuple(flows), local_only=tuple(sorted(local, key=lambda lo: (lo.cluster, lo.row))))
+        raise ConfigError(sorted(problems, key=str))
+    flows = [
+        Flow(cluster=c, source=s, destination=d, protocol=p, ports=merge(ranges), rows=tuple(sorted(row_ids[(c, s, d, p)])))
+        for (c, s, d, p), ranges in ports.items()
+    ]
+    return FlowSet(flows=tuple(sorted(flows)), local_only=tuple(sorted(local)))
 
 
-def _cluster_name(cluster: Cluster) -> str:
-    return cluster.name
-
-
-def _merged(ranges: list[PortRange]) -> PortSet:
-    return (ranges[0],) if len(ranges) == 1 else merge(ranges)
-
-
-def _sorted(ids: set[str]) -> tuple[str, ...]:
-    return tuple(ids) if len(ids) == 1 else tuple(sorted(ids))
-
-
-@cache
 def _local_only_why(row: Row) -> str:
     return f"{row.purpose} (TCP {row.ports_text}) is used only by the node itself (Used By: Self): no network rule is needed"
 

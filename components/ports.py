@@ -7,30 +7,22 @@ function that builds one from arbitrary ranges, so every caller gets the same ca
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from dataclasses import dataclass
 
 MAX_PORT = 65535
 MAX_ICMP_TYPE = 255
 
 
-class _Bounds(NamedTuple):
+@dataclass(frozen=True, order=True, slots=True)
+class PortRange:
+    """An inclusive range of ports (or, for ICMP, of ICMP types)."""
+
     lo: int
     hi: int
 
-
-class PortRange(_Bounds):
-    """An inclusive range of ports (or, for ICMP, of ICMP types).
-
-    A named tuple rather than a dataclass: port ranges are hashed, compared and sorted in every planner, and
-    a tuple does that in C (make bench). It compares equal to the plain tuple ``(lo, hi)``.
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, lo: int, hi: int) -> PortRange:
-        if not (0 <= lo <= hi <= MAX_PORT):
-            raise ValueError(f"invalid port range {lo}-{hi}: need 0 <= lo <= hi <= {MAX_PORT}")
-        return tuple.__new__(cls, (lo, hi))
+    def __post_init__(self) -> None:
+        if not (0 <= self.lo <= self.hi <= MAX_PORT):
+            raise ValueError(f"invalid port range {self.lo}-{self.hi}: need 0 <= lo <= hi <= {MAX_PORT}")
 
     @classmethod
     def single(cls, port: int) -> PortRange:

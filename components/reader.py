@@ -7,13 +7,22 @@ a single ``ConfigError`` listing them all.
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from .addresses import Network, canonical_networks, is_everywhere
 from .errors import ConfigError, Problem
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+__all__ = ["Network", "Reader", "canonical_networks", "is_deferred", "is_everywhere", "key_join"]
+
+
+def is_deferred(value: Any) -> bool:
+    """A pulumi Output (or another awaitable): a value known only once another resource exists.
+
+    Duck-typed, so that the pure core never imports Pulumi."""
+    return inspect.isawaitable(value) or (hasattr(value, "apply") and hasattr(value, "is_secret"))
 
 
 def key_join(base: str, child: str | int) -> str:
@@ -35,6 +44,29 @@ class Reader:
         if self.problems:
             raise ConfigError(self.problems)
 
+    def deferred(self, value: Any, key: str) -> bool:
+        """True (and a problem recorded) when ``value`` is a pulumi Output where a plain value is needed."""
+        if not is_deferred(value):
+            return False
+        self.problem(
+            key,
+            "is a pulumi Output, known only once another resource exists; eksa-firewall works out addresses, ports "
+            "and names before anything is created",
+            f"pass a plain value for {key} (a literal or a config value); values that only pass through to a resource "
+            "(ids, credentials) accept Outputs: docs/reuse.md lists them",
+        )
+        return True
+
+    def passthrough(self, value: Any, key: str, check: Callable[[str], bool], fix: str, *, required: bool = True) -> Any:
+        """A value that only passes through to a resource: a pulumi Output as given, or a string ``check`` accepts."""
+        if is_deferred(value):
+            return value
+        text = self.string(value, key, required=required)
+        if text is not None and not check(text):
+            self.problem(key, f"{text!r} is not valid here", fix)
+            return None
+        return text
+
     # --- shapes -------------------------------------------------------------------------------
 
     def mapping(self, value: Any, key: str, allowed: Sequence[str], *, required: bool = True) -> Mapping[str, Any]:
@@ -42,6 +74,8 @@ class Reader:
         if value is None:
             if required:
                 self.problem(key, "is required", f"add {key} to the stack config (see docs/configuration.md)")
+            return {}
+        if self.deferred(value, key):
             return {}
         if not isinstance(value, Mapping):
             self.problem(key, f"must be a mapping, got {type(value).__name__}", "write it as `key: value` lines")
@@ -62,6 +96,8 @@ class Reader:
             if required:
                 self.problem(key, "is required", f"add {key} as a list")
             return ()
+        if self.deferred(value, key):
+            return ()
         if isinstance(value, str) or not isinstance(value, Sequence):
             self.problem(key, f"must be a list, got {type(value).__name__}", f"write {key} as a YAML list: [a, b]")
             return ()
@@ -74,13 +110,15 @@ class Reader:
             if required:
                 self.problem(key, "is required", f"set {key}")
             return default
+        if self.deferred(value, key):
+            return default
         if not isinstance(value, str) or not value.strip():
             self.problem(key, "must be a non-empty string", f"set {key} to a text value")
             return default
         return value.strip()
 
     def boolean(self, value: Any, key: str, default: bool) -> bool:
-        if value is None:
+        if value is None or self.deferred(value, key):
             return default
         if isinstance(value, bool):
             return value
@@ -90,7 +128,7 @@ class Reader:
         return default
 
     def port(self, value: Any, key: str, default: int) -> int:
-        if value is None:
+        if value is None or self.deferred(value, key):
             return default
         number: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
@@ -117,6 +155,8 @@ class Reader:
 
     def network(self, value: Any, key: str) -> Network | None:
         """A CIDR or a single address (stored as /32 or /128)."""
+        if self.deferred(value, key):
+            return None
         if not isinstance(value, str) or not value.strip():
             self.problem(key, f"{value!r} is not an IP address or CIDR", f"write {key} like 10.0.0.0/24 or 10.0.0.5")
             return None
@@ -148,6 +188,8 @@ class Reader:
             if required:
                 self.problem(key, "is required", f"set {key} to an IP address such as 10.0.0.5")
             return None
+        if self.deferred(value, key):
+            return None
         if isinstance(value, str) and "/" in value:
             net = self.network(value, key)
             if net is not None and net.prefixlen != net.max_prefixlen:
@@ -176,15 +218,6 @@ class Reader:
                 self.problem(key_join(key, i), f"{net} is listed twice", f"remove the duplicate from {key}")
             seen.add(net)
         return canonical_networks(nets)
-
-
-def canonical_networks(nets: Sequence[Network]) -> tuple[Network, ...]:
-    """Sorted and deduplicated (IPv4 first), so that the order a user wrote never matters."""
-    return tuple(sorted(set(nets), key=lambda n: (n.version, n.network_address, n.prefixlen)))
-
-
-def is_everywhere(net: Network) -> bool:
-    return net.prefixlen == 0
 
 
 def _close_matches(word: str, choices: Iterable[str]) -> list[str]:

@@ -1,7 +1,7 @@
 """The config / component-args shape as TypedDicts: one shape for stack files and for reuse.
 
 A stack file's ``eksa-firewall:<key>`` values and a component's ``args`` use the same keys, so a
-configuration can move between the two unchanged. Platform modules extend ``CommonArgs`` with their own
+configuration can move between the two unchanged (a component needs no ``platform``: its class decides it). Platform modules extend ``CommonArgs`` with their own
 section (``aws``, ``vsphere``, ``nutanix``, ``baremetal``). docs/configuration.md documents every key.
 """
 
@@ -13,7 +13,6 @@ from typing import NotRequired, TypedDict
 class RoleArgs(TypedDict):
     addresses: NotRequired[list[str]]
     hardwareSelector: NotRequired[dict[str, str]]
-    selectors: NotRequired[dict[str, str]]
 
 
 class LoadBalancerArgs(TypedDict):
@@ -85,7 +84,7 @@ class EndpointsArgs(TypedDict):
 
 
 class CommonArgs(TypedDict):
-    platform: str
+    platform: NotRequired[str]  # a platform component knows its own; when given, it must agree
     eksaVersion: NotRequired[str]
     adminMachine: AdminMachineArgs
     clients: NotRequired[ClientsArgs]

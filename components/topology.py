@@ -8,47 +8,53 @@ key by key in docs/configuration.md and typed in ``components/schema.py``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from types import MappingProxyType
+from typing import Any
 
-from .catalog import LATEST_KNOWN_EKSA_VERSION, PLATFORMS, Version, format_version, parse_version
+from .catalog import LATEST_KNOWN_EKSA_VERSION, Version, format_version, parse_version
 from .hardware import Machine, parse_hardware_csv
-from .platforms import ALL_SECRET_KEYS
+from .platform import Platform, all_secret_keys, all_sections, platforms
 from .reader import Network, Reader, canonical_networks, is_everywhere, key_join
 
-# Top-level keys, in the order docs/configuration.md explains them. Platform sections are parsed by
-# the platform's own module; the core only checks that they are mappings.
+# Top-level keys, in the order docs/configuration.md explains them. Platform sections and secret keys come
+# from the platform registry (components/platform.py); each platform's own module parses its section.
 COMMON_KEYS = (
     "platform", "eksaVersion", "adminMachine", "clients", "allowSshFromAnywhere", "cilium",
     "managementTools", "endpoints", "hardwareCsv", "clusters",
 )  # fmt: skip
-PLATFORM_SECTIONS = {"snow": "aws", "vsphere": "vsphere", "nutanix": "nutanix", "baremetal": "baremetal"}
-TOP_LEVEL_KEYS = (*COMMON_KEYS, *sorted(set(PLATFORM_SECTIONS.values())))
+
+
+def top_level_keys() -> tuple[str, ...]:
+    return (*COMMON_KEYS, *all_sections(), *all_secret_keys())
+
+
 DEFAULT_API_SERVER_PORT = 6443
 DEFAULT_ETCD_CLIENT_PORT = 2379
 DEFAULT_ETCD_PEER_PORT = 2380
 DEFAULT_PRISM_CENTRAL_PORT = 9440
-_ROLE_KEYS = ("addresses", "hardwareSelector", "selectors")
+_ROLE_KEYS = ("addresses", "hardwareSelector")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RoleMachines:
-    """How the machines of one role are found: addresses always; platform selectors optionally."""
+    """The machines of one role, by address (listed, or chosen from the hardware CSV by hardwareSelector)."""
 
     addresses: tuple[Network, ...]
     key: str  # the config key that describes them, for messages
-    selectors: Mapping[str, Any] = field(default_factory=dict)  # platform-specific, checked by the platform
 
 
-class WorkerGroup(NamedTuple):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WorkerGroup:
     """One worker node group of a cluster."""
 
     name: str
     machines: RoleMachines
 
 
-class LoadBalancer(NamedTuple):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LoadBalancer:
     """An external load balancer in front of the API server (``controlPlane.loadBalancer``)."""
 
     address: Network
@@ -89,7 +95,8 @@ class Cluster:
         return ("control-plane", *(("etcd",) if self.external_etcd else ()), *(("worker",) if self.worker_groups else ()))
 
 
-class Clients(NamedTuple):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Clients:
     """Who may reach the clusters from outside: the API, SSH and NodePorts (``clients``)."""
 
     api: tuple[Network, ...] = ()
@@ -97,28 +104,32 @@ class Clients(NamedTuple):
     node_port: tuple[Network, ...] = ()
 
 
-class Jenkins(NamedTuple):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Jenkins:
     """The Jenkins server of the management tools and its clients (``managementTools.jenkins``)."""
 
     address: Network
     clients: tuple[Network, ...]
 
 
-class SnowDevice(NamedTuple):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SnowDevice:
     """One Snowball Edge device (``endpoints.snowDevices``)."""
 
     name: str
     address: Network
 
 
-class Bmc(NamedTuple):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Bmc:
     """One machine's BMC: from the hardware CSV, or listed in ``endpoints.bmcs``."""
 
     name: str  # the machine's hostname
     address: Network
 
 
-class Endpoints(NamedTuple):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Endpoints:
     """The platform's own endpoints: vCenter, Prism Central, Snow devices, Tinkerbell, BMCs."""
 
     vcenter: Network | None = None
@@ -142,22 +153,24 @@ class Topology:
     jenkins: Jenkins | None
     endpoints: Endpoints
     clusters: tuple[Cluster, ...]
-    # The platform's own section (e.g. `vsphere`), unparsed: the platform module owns its schema.
+    # The platform's own section (e.g. `vsphere`), unparsed: the platform's settings module owns its schema.
+    # Values that only pass through to a resource (a VPC id, Prism ids) may be pulumi Outputs here.
     settings: Mapping[str, Any] = field(default_factory=dict)
     settings_key: str = ""
     key_prefix: str = ""
-    # Derived values computed once per topology (flows.endpoint_addresses, cluster lookups): a topology is
-    # frozen, so they never go stale. Not an argument, so ``dataclasses.replace`` starts a fresh memo.
-    memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _by_name: Mapping[str, Cluster] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", MappingProxyType({c.name: c for c in self.clusters}))
+
+    @property
+    def platform_spec(self) -> Platform:
+        """The registry's declaration of this topology's platform."""
+        return platforms()[self.platform]
 
     def cluster(self, name: str) -> Cluster:
-        by_name = self.memo.get("clusters")
-        if by_name is None:
-            by_name = self.memo["clusters"] = {c.name: c for c in self.clusters}
-        try:
-            return by_name[name]
-        except KeyError:
-            raise KeyError(name) from None
+        """The cluster called ``name`` (KeyError when there is none)."""
+        return self._by_name[name]
 
 
 ReadFile = Callable[[str], str]
@@ -167,11 +180,14 @@ def _read_file(path: str) -> str:
     return Path(path).read_text(encoding="utf-8")
 
 
-def parse_topology(config: Mapping[str, Any], *, key_prefix: str = "", read_file: ReadFile = _read_file) -> Topology:
+def parse_topology(
+    config: Mapping[str, Any], *, platform: str | None = None, key_prefix: str = "", read_file: ReadFile = _read_file
+) -> Topology:
     """Validate ``config`` and build the topology, or raise one ``ConfigError`` listing every problem.
 
-    ``key_prefix`` is prepended to every key in messages: ``"eksa-firewall:"`` for stack config, ``""``
-    for component args. ``read_file`` reads the hardware CSV (tests pass their own).
+    ``platform``: the platform a component builds (its args need no ``platform`` key then; one that is given
+    must agree). ``key_prefix`` is prepended to every key in messages: ``"eksa-firewall:"`` for stack config,
+    ``""`` for component args. ``read_file`` reads the hardware CSV (tests pass their own).
     """
     r = Reader()
     k = key_prefix
@@ -179,8 +195,21 @@ def parse_topology(config: Mapping[str, Any], *, key_prefix: str = "", read_file
     def key(name: str) -> str:
         return f"{k}{name}"
 
-    r.unknown_keys(config, key_prefix, (*TOP_LEVEL_KEYS, *ALL_SECRET_KEYS))
-    platform = r.choice(config.get("platform"), key("platform"), PLATFORMS)
+    r.unknown_keys(config, key_prefix, top_level_keys())
+    known = tuple(platforms())
+    if platform is None:
+        chosen = r.choice(config.get("platform"), key("platform"), known)
+    else:
+        chosen = platform
+        given = config.get("platform")
+        if given is not None and given != platform:
+            r.problem(
+                key("platform"),
+                f"is {given!r}, but this component builds {platform!r} firewalls",
+                f"remove {key('platform')} (the component decides it), or use the {given} component",
+            )
+    platform = chosen
+    spec = platforms().get(platform) if platform is not None else None
     version = _version(config.get("eksaVersion"), key("eksaVersion"), r)
 
     admin_cfg = r.mapping(config.get("adminMachine"), key("adminMachine"), ("addresses",))
@@ -207,22 +236,19 @@ def parse_topology(config: Mapping[str, Any], *, key_prefix: str = "", read_file
     hardware = _hardware(config.get("hardwareCsv"), key("hardwareCsv"), r, read_file)
     clusters = _clusters(config.get("clusters"), key("clusters"), r, hardware)
 
-    if platform is not None:
-        _platform_requirements(platform, endpoints, key, r)
-    if hardware and platform != "baremetal":
-        r.problem(key("hardwareCsv"), "is only used on the baremetal platform", "remove it, or set platform: baremetal")
+    if spec is not None:
+        _platform_requirements(spec, endpoints, key, r)
+        if config.get("hardwareCsv") is not None and not spec.uses_hardware_csv:
+            users = ", ".join(p.name for p in platforms().values() if p.uses_hardware_csv)
+            r.problem(key("hardwareCsv"), f"is not used on {spec.name} (only on {users})", "remove it")
+        for secret in all_secret_keys():
+            if config.get(secret) is not None and secret not in spec.secret_keys:
+                r.problem(key(secret), f"is not used on {spec.name}", f"remove it (pulumi config rm {secret})")
     if hardware and not endpoints.bmcs:
-        endpoints = Endpoints(
-            vcenter=endpoints.vcenter,
-            prism_central=endpoints.prism_central,
-            prism_central_port=endpoints.prism_central_port,
-            snow_devices=endpoints.snow_devices,
-            tinkerbell_ip=endpoints.tinkerbell_ip,
-            bmcs=tuple(Bmc(name=m.hostname, address=m.bmc) for m in hardware if m.bmc is not None),
-        )
+        endpoints = replace(endpoints, bmcs=tuple(Bmc(name=m.hostname, address=m.bmc) for m in hardware if m.bmc is not None))
 
-    settings_name = PLATFORM_SECTIONS.get(platform or "", "")
-    for section in sorted(set(PLATFORM_SECTIONS.values())):
+    settings_name = spec.section if spec is not None else ""
+    for section in all_sections():
         if section in config and section != settings_name:
             r.problem(key(section), f"belongs to another platform than {platform!r}", f"remove {key(section)}")
     raw_settings = config.get(settings_name) if settings_name else None
@@ -312,22 +338,17 @@ def _endpoints(value: Any, key: str, r: Reader) -> Endpoints:
     )
 
 
-def _platform_requirements(platform: str, endpoints: Endpoints, key: Callable[[str], str], r: Reader) -> None:
-    needs = {
-        "vsphere": ("vcenter", endpoints.vcenter, "the vCenter Server address (VSphereDatacenterConfig.spec.server)"),
-        "nutanix": ("prismCentral", endpoints.prism_central, "the Prism Central address (NutanixDatacenterConfig.spec.endpoint)"),
-        "baremetal": ("tinkerbellIp", endpoints.tinkerbell_ip, "the Tinkerbell VIP (TinkerbellDatacenterConfig.spec.tinkerbellIP)"),
-    }  # fmt: skip
-    if platform in needs:
-        name, value, what = needs[platform]
-        if value is None:
-            r.problem(key_join(key("endpoints"), name), f"is required on {platform}", f"set it to {what}")
-    if platform == "snow" and not endpoints.snow_devices:
-        r.problem(
-            key_join(key("endpoints"), "snowDevices"),
-            "is required on snow",
-            "list each Snowball Edge device as {name, address} (SnowDatacenterConfig devices)",
-        )
+# ``endpoints.<key>`` -> the Endpoints field that holds it (what a platform's required_endpoints name).
+_ENDPOINT_FIELDS = {
+    "vcenter": "vcenter", "prismCentral": "prism_central", "snowDevices": "snow_devices",
+    "tinkerbellIp": "tinkerbell_ip", "bmcs": "bmcs",
+}  # fmt: skip
+
+
+def _platform_requirements(platform: Platform, endpoints: Endpoints, key: Callable[[str], str], r: Reader) -> None:
+    for need in platform.required_endpoints:
+        if not getattr(endpoints, _ENDPOINT_FIELDS[need.key]):
+            r.problem(key_join(key("endpoints"), need.key), f"is required on {platform.name}", f"set it to {need.what}")
 
 
 def _hardware(value: Any, key: str, r: Reader, read_file: ReadFile) -> tuple[Machine, ...]:
@@ -413,10 +434,6 @@ def _machines(cfg: Mapping[str, Any], key: str, r: Reader, hardware: tuple[Machi
                     "use a label the CSV's `labels` column carries",
                 )
             addresses.extend(chosen)
-    selectors = cfg.get("selectors") or {}
-    if not isinstance(selectors, Mapping):
-        r.problem(key_join(key, "selectors"), "must be a mapping", "write platform selectors as `key: value` lines")
-        selectors = {}
     if not addresses:
         given = cfg.get("addresses")
         if not (isinstance(given, list) and given):  # otherwise its invalid entries were reported already
@@ -426,7 +443,7 @@ def _machines(cfg: Mapping[str, Any], key: str, r: Reader, hardware: tuple[Machi
                 "list the role's IPs or CIDRs (the IP pool or subnet EKS-A assigns them)" + (", or a hardwareSelector" if hardware else ""),
             )
         return None
-    return RoleMachines(addresses=canonical_networks(addresses), key=key, selectors=dict(selectors))
+    return RoleMachines(addresses=canonical_networks(addresses), key=key)
 
 
 def _cluster(

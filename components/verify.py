@@ -1,11 +1,11 @@
 """``verify``: do the rendered objects allow exactly the required flows?
 
-Each platform has an *interpreter* module (``components/<platform>/interpret.py``) with two pure functions:
-
-- ``enforced_flows(topology, flows) -> Iterable[Flow]``: the flows its objects are responsible for
-  (e.g. NSX: flows into the cluster's nodes; security groups: ingress to and egress from the groups);
-- ``allowed(topology, resources) -> Iterable[Access]``: what the registered objects allow, read from the
-  resources *as registered* (type and engine inputs), never from the flows they were made from.
+Two sides, computed independently:
+- required: the flows, as far as the platform's objects decide them (``visibility.required_accesses`` with
+  the platform's declared ``Visibility``), never the planner's own scoping;
+- allowed: what the registered objects allow, read from the resources *as registered* (type and engine
+  inputs) by the platform's interpreter (``<platform>/interpret.py``: ``allowed(topology, registrations)``),
+  never from the flows they were made from.
 
 ``compare`` reports, at the level of concrete addresses and ports, what is missing and what is in excess.
 """
@@ -16,13 +16,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .addresses import within
 from .catalog import Protocol
-from .engine import Registration
-from .flows import Access, FlowSet, expand, normalize
-from .platforms import load_interpreter
+from .flows import Access, FlowSet, normalize
 from .ports import merge, subtract
-from .reader import Network
+from .registration import Registration
 from .topology import Topology
+from .visibility import required_accesses
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +54,6 @@ class Report:
         }
 
 
-def _within(inner: Network, outer: Network) -> bool:
-    return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
-
-
 def _difference(a: frozenset[Access], b: frozenset[Access]) -> tuple[Access, ...]:
     """Accesses of ``a`` not covered by ``b``, port by port.
 
@@ -69,10 +65,10 @@ def _difference(a: frozenset[Access], b: frozenset[Access]) -> tuple[Access, ...
         by_protocol[y.protocol].append(y)
     out: list[Access] = []
     for x in a:
-        cover = [y.ports for y in by_protocol[x.protocol] if _within(x.source, y.source) and _within(x.destination, y.destination)]
+        cover = [y.ports for y in by_protocol[x.protocol] if within(x.source, y.source) and within(x.destination, y.destination)]
         for r in subtract((x.ports,), merge(cover)):
             out.append(Access(x.source, x.destination, x.protocol, r))
-    return tuple(sorted(out, key=lambda y: (y.source.version, y.source, y.destination.version, y.destination, y.protocol, y.ports)))
+    return tuple(sorted(out))
 
 
 def compare(platform: str, required: Iterable[Access], allowed: Iterable[Access]) -> Report:
@@ -80,8 +76,11 @@ def compare(platform: str, required: Iterable[Access], allowed: Iterable[Access]
     return Report(platform, req, allow, _difference(req, allow), _difference(allow, req))
 
 
+def required(topology: Topology, flows: FlowSet) -> frozenset[Access]:
+    """What the platform's objects must allow: the flows, as far as its declared visibility reaches."""
+    return required_accesses(topology, flows, topology.platform_spec.visibility(topology))
+
+
 def verify(topology: Topology, flows: FlowSet, resources: Sequence[Registration]) -> Report:
-    interpreter = load_interpreter(topology.platform)
-    required = expand(topology, interpreter.enforced_flows(topology, flows))
-    allowed = interpreter.allowed(topology, resources)
-    return compare(topology.platform, required, allowed)
+    allowed = topology.platform_spec.interpreter().allowed(topology, resources)
+    return compare(topology.platform, required(topology, flows), allowed)

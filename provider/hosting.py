@@ -15,9 +15,9 @@ and Pulumi's component analyzer (pulumi 3.272):
 4. Class annotations. The analyzer takes every public class annotation along the MRO as an output
    (``plan: AwsPlan`` would be one, and fails); the stand-in shows only ``pulumi.Output[T]`` annotations.
 
-Outputs: the components' ``stack_outputs()`` is served as one output, ``outputs`` (a map), so that other
-languages read the same values a stack exports. Outputs a component declares itself as class
-annotations (``name: pulumi.Output[T]``) are served too, typed, next to it.
+Outputs: the typed outputs each component declares as class annotations (``security_group_ids:
+pulumi.Output[...]``), served under their camelCase names (``securityGroupIds``), which are also the names a
+stack exports them under.
 """
 
 from __future__ import annotations
@@ -32,17 +32,28 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi import output as pulumi_output
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "eksa-firewall"
 VERSION = "0.1.0"  # keep equal to pyproject.toml's version (tests/reuse checks it)
 
 
+# ``pulumi.Input[T]`` holds the forward reference 'Output[T]', which typing resolves in the namespace of the
+# module that uses it: give it pulumi's Output there (the analyzer takes the resolved Output as well).
+TYPE_NAMESPACE = {"Output": pulumi.Output, "T": pulumi_output.T}
+
+
+def type_hints(obj: Any) -> dict[str, Any]:
+    """``typing.get_type_hints`` with ``pulumi.Input`` resolvable."""
+    return typing.get_type_hints(obj, localns=TYPE_NAMESPACE, include_extras=True)
+
+
 def _resolve_typeddict(td: type, seen: set[int]) -> None:
     if id(td) in seen:
         return
     seen.add(id(td))
-    hints = typing.get_type_hints(td, include_extras=True)
+    hints = type_hints(td)
     td.__annotations__ = hints  # evaluated once, in the provider process
     for hint in hints.values():
         _resolve_nested(hint, seen)
@@ -57,7 +68,7 @@ def _resolve_nested(hint: Any, seen: set[int]) -> None:
 
 def args_type(component: type) -> type:
     """The TypedDict of ``component.__init__``'s ``args``, annotations evaluated."""
-    hint = typing.get_type_hints(component.__init__, include_extras=True).get("args")
+    hint = type_hints(component.__init__).get("args")
     if hint is None:
         raise TypeError(f"{component.__name__}.__init__ needs a parameter `args` annotated with a TypedDict")
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
@@ -101,9 +112,7 @@ def hosted(component: type[pulumi.ComponentResource]) -> type[pulumi.ComponentRe
 
     def __new__(cls: type, name: str, args: Any, opts: pulumi.ResourceOptions | None = None) -> Any:  # noqa: N807
         factory: Any = component  # the platform's own (name, args, opts) signature
-        instance: Any = factory(name, plain_ints(dict(args)), opts)
-        instance.outputs = pulumi.Output.from_input(instance.stack_outputs())
-        return instance
+        return factory(name, plain_ints(dict(args)), opts)
 
     def __init__(self: Any, name: str, args: Any, opts: pulumi.ResourceOptions | None = None) -> None:  # noqa: N807
         raise AssertionError("never called: __new__ returns the platform component")  # pragma: no cover
@@ -117,7 +126,7 @@ def hosted(component: type[pulumi.ComponentResource]) -> type[pulumi.ComponentRe
             {
                 "__new__": __new__,
                 "__init__": __init__,
-                "__annotations__": {**declared, "outputs": pulumi.Output[dict[str, Any]]},
+                "__annotations__": declared,
                 "__doc__": component.__doc__ or f"eksa-firewall {component.__name__}",
                 "__module__": component.__module__,
                 "__qualname__": component.__qualname__,
@@ -127,12 +136,12 @@ def hosted(component: type[pulumi.ComponentResource]) -> type[pulumi.ComponentRe
 
 
 def platform_components() -> list[type[pulumi.ComponentResource]]:
-    """The platform classes, in components/platforms.py order (the repository root goes on sys.path)."""
+    """The platform classes, in the registry's order (components/platform.py; the repository root goes on sys.path)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from components.platforms import PLATFORMS, load_component  # noqa: PLC0415 - after the sys.path entry above
+    from components.platform import platforms  # noqa: PLC0415 - after the sys.path entry above
 
-    return [load_component(name) for name in PLATFORMS]
+    return [p.load_component() for p in platforms().values()]
 
 
 def hosted_components() -> list[type[pulumi.ComponentResource]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from components.catalog import CATALOG_JSON, CATALOG_TOML, DESTINATIONS, SOURCES, catalog_json, load_catalog, parse_catalog
+from components.catalog import CATALOG_TOML, DESTINATIONS, SOURCES, load_catalog, parse_catalog
 from components.errors import CatalogError
 from tests.helpers import FIXTURES
 
@@ -146,14 +146,5 @@ def test_inconsistent_catalog_data_is_refused(edit, message) -> None:
         parse_catalog(edit(text))
 
 
-def test_the_json_copy_programs_load_is_exactly_the_toml() -> None:
-    # data/ports.toml is what people edit and review; programs read data/ports.json (faster to load).
-    text = CATALOG_TOML.read_text(encoding="utf-8")
-    assert CATALOG_JSON.read_text(encoding="utf-8") == catalog_json(text), "data/ports.json is stale: run `make catalog`"
-    assert load_catalog() == parse_catalog(text)
-
-
-def test_the_json_copy_is_refused_when_the_toml_is_inconsistent() -> None:
-    text = CATALOG_TOML.read_text(encoding="utf-8").replace('when = "cilium"', 'when = "sometimes"', 1)
-    with pytest.raises(CatalogError, match="when must be"):
-        catalog_json(text)
+def test_programs_load_the_toml_people_edit() -> None:
+    assert load_catalog() == parse_catalog(CATALOG_TOML.read_text(encoding="utf-8"))

@@ -15,6 +15,8 @@ The only module that imports pulumi_aws. Two modes (``aws.mode``):
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,13 +26,14 @@ import pulumi
 import pulumi_aws as aws
 from pulumi_aws.ec2 import SecurityGroupEgressArgsDict, SecurityGroupIngressArgsDict
 
-from ..component import child_name, prepare, token
+from ..component import Environment, FirewallComponent, child_name, token
 from ..errors import ConfigError
 from ..schema import CommonArgs
+from . import PLATFORM
 from .planner import AwsPlan, Direction, GroupSpec, RuleSpec, build_plan
 from .settings import SNOW_REGION, AwsSettings, CaBundle, Device, GroupKey, parse_settings
 
-SECRET_KEYS = ("awsAccessKeyId", "awsSecretAccessKey")
+SECRET_KEYS = PLATFORM.secret_keys  # awsAccessKeyId, awsSecretAccessKey
 _ROLE_OUTPUT_KEYS = {
     "control-plane": "controlPlane",
     "etcd": "etcd",
@@ -55,29 +58,40 @@ class AwsSettingsArgs(TypedDict):
     caBundle: NotRequired[str]  # snow: PEM file path, or PEM text
     insecure: NotRequired[bool]  # snow: skip TLS verification (explicit opt-in)
     credentialsFile: NotRequired[str]  # snow: shared credentials file; profile = the device's IP (EKS-A's convention)
-    region: NotRequired[str]
-    vpcId: NotRequired[str]
+    region: NotRequired[str]  # region mode: omit it to use the aws provider you pass in opts (or the default)
+    vpcId: NotRequired[pulumi.Input[str]]  # e.g. the id of an aws.ec2.Vpc of your own stack
     profile: NotRequired[str]
 
 
 class AwsFirewallArgs(CommonArgs):
     aws: NotRequired[AwsSettingsArgs]
-    # str, or a secret pulumi.Output[str] (what the program reads with get_secret)
-    awsAccessKeyId: NotRequired[Any]  # noqa: N815 - config key, as CommonArgs spells them
-    awsSecretAccessKey: NotRequired[Any]  # noqa: N815
+    awsAccessKeyId: NotRequired[pulumi.Input[str]]  # noqa: N815 - config key, as CommonArgs spells them; always kept secret
+    awsSecretAccessKey: NotRequired[pulumi.Input[str]]  # noqa: N815
 
 
-class AwsFirewall(pulumi.ComponentResource):
+class AwsFirewall(FirewallComponent):
     """EC2 security groups for the node roles of EKS Anywhere clusters on Snow (or in an AWS region)."""
 
-    plan: AwsPlan
+    PLATFORM = PLATFORM.name
 
-    def __init__(self, name: str, args: AwsFirewallArgs | Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
-        topology, flows = prepare(args, "snow")  # raises ConfigError: nothing registered yet
-        settings = parse_settings(topology, read_file=_read_text)
-        credentials = _credentials(args, settings, topology.key_prefix)
-        self.plan = build_plan(topology, flows, settings)  # raises QuotaError, still before super()
-        super().__init__(token("AwsFirewall"), name, None, opts)
+    aws_mode: pulumi.Output[str]
+    """``snow`` or ``region``."""
+    security_group_ids: pulumi.Output[dict[str, Any]]
+    """The group ids per cluster and role (camelCase: controlPlane, etcd, worker), and of the admin machine and
+    Jenkins groups. Region: ``{<cluster>: {controlPlane: sg-...}, adminMachine: sg-...}``; Snow, one id per device:
+    ``{<cluster>: {controlPlane: {<device>: sg-...}}, adminMachine: {<device>: sg-...}}``."""
+    snow_ec2_endpoints: pulumi.Output[dict[str, str]]
+    """Snow: each device's EC2 endpoint (https://<device>:8243); empty in region mode."""
+
+    def __init__(self, name: str, args: AwsFirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, args, opts)
+
+    def _build(self, name: str, environment: Environment, opts: pulumi.ResourceOptions | None) -> None:
+        topology = environment.topology
+        settings = parse_settings(topology, read_file=_read_text)  # raises ConfigError: nothing registered yet
+        credentials = _credentials(environment.secrets, topology.key_prefix)
+        self.plan: AwsPlan = build_plan(topology, environment.flows, settings)  # raises QuotaError, still before super()
+        pulumi.ComponentResource.__init__(self, token("AwsFirewall"), name, None, opts)
 
         self._name = name
         self._group_ids: dict[GroupKey, dict[str, pulumi.Output[str]]] = {}
@@ -85,7 +99,11 @@ class AwsFirewall(pulumi.ComponentResource):
             self._snow(credentials)
         else:
             self._region(credentials)
-        self.register_outputs(self.stack_outputs())
+        self._set_outputs(
+            aws_mode=settings.mode,
+            security_group_ids=self._security_group_ids(),
+            snow_ec2_endpoints={d.name: d.ec2_endpoint for d in self.plan.devices} if settings.mode == "snow" else {},
+        )
 
     # --- snow ---------------------------------------------------------------------------------------
 
@@ -147,14 +165,18 @@ class AwsFirewall(pulumi.ComponentResource):
     def _region(self, credentials: tuple[Any, Any] | None) -> None:
         settings = self.plan.settings
         access_key, secret_key = credentials if credentials else (None, None)
-        provider = aws.Provider(
-            child_name(self._name, "region"),
-            region=settings.region,
-            profile=settings.profile,
-            access_key=access_key,
-            secret_key=secret_key,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        provider: aws.Provider | None = None
+        if settings.region is not None or settings.profile is not None or credentials is not None:
+            provider = aws.Provider(
+                child_name(self._name, "region"),
+                region=settings.region,
+                profile=settings.profile,
+                access_key=access_key,
+                secret_key=secret_key,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        # Without region, profile or keys: the children use the provider passed to this component (opts
+        # providers/provider), or the default aws provider, like any other resource of the stack.
         ids: dict[GroupKey, pulumi.Output[str]] = {}
         for group in self.plan.groups:
             sg = aws.ec2.SecurityGroup(
@@ -171,7 +193,9 @@ class AwsFirewall(pulumi.ComponentResource):
             for rule in (*group.ingress, *group.egress):
                 self._region_rule(group, rule, ids, provider)
 
-    def _region_rule(self, group: GroupSpec, rule: RuleSpec, ids: Mapping[GroupKey, pulumi.Output[str]], provider: aws.Provider) -> None:
+    def _region_rule(
+        self, group: GroupSpec, rule: RuleSpec, ids: Mapping[GroupKey, pulumi.Output[str]], provider: aws.Provider | None
+    ) -> None:
         cidr = rule.peer.cidr
         peer_group = rule.peer.group
         kwargs: dict[str, Any] = {
@@ -193,12 +217,7 @@ class AwsFirewall(pulumi.ComponentResource):
 
     # --- outputs ------------------------------------------------------------------------------------
 
-    def stack_outputs(self) -> dict[str, pulumi.Output[Any] | Any]:
-        """``securityGroupIds``: per cluster and role (camelCase), the group id (snow: per device).
-
-        Snow: ``{<cluster>: {controlPlane: {<device>: sg-...}, worker: {...}}, adminMachine: {<device>: sg-...}}``;
-        region: ``{<cluster>: {controlPlane: sg-..., ...}, adminMachine: sg-...}``.
-        """
+    def _security_group_ids(self) -> dict[str, Any]:
         snow = self.plan.mode == "snow"
         ids: dict[str, Any] = {}
         for key, per_device in self._group_ids.items():
@@ -208,10 +227,7 @@ class AwsFirewall(pulumi.ComponentResource):
                 ids.setdefault(key.cluster, {})[role] = value
             else:
                 ids[role] = value
-        outputs: dict[str, pulumi.Output[Any] | Any] = {"awsMode": self.plan.mode, "securityGroupIds": ids}
-        if snow:
-            outputs["snowEc2Endpoints"] = {d.name: d.ec2_endpoint for d in self.plan.devices}
-        return outputs
+        return ids
 
 
 # Ingress and egress blocks have the same keys; the SDK types them apart.
@@ -231,9 +247,9 @@ def _inline(group: GroupSpec, direction: Direction, rule_type: type[_InlineRule]
     return out
 
 
-def _credentials(args: Mapping[str, Any], settings: AwsSettings, key_prefix: str) -> tuple[Any, Any] | None:
+def _credentials(secrets: Mapping[str, Any], key_prefix: str) -> tuple[Any, Any] | None:
     """The static keys from the secret config (marked secret whatever the caller passed), or None."""
-    access_key, secret_key = (args.get(k) for k in SECRET_KEYS)
+    access_key, secret_key = (secrets.get(k) for k in SECRET_KEYS)
     if (access_key is None) != (secret_key is None):
         missing = SECRET_KEYS[0] if access_key is None else SECRET_KEYS[1]
         raise ConfigError.one(
@@ -251,17 +267,42 @@ def _read_text(path: str) -> str:
 
 
 def _ca_bundle_path(ca: CaBundle | None) -> str | None:
-    """pulumi-aws's custom_ca_bundle is a *file path*: PEM text given in the config is written to a file
-    named by its hash (same text, same path), readable by the owner only."""
+    """pulumi-aws's custom_ca_bundle is a *file path*: PEM text given in the config is written to a file.
+
+    The path must be the same on every run (it is a provider input: a new path would show as a change in every
+    preview), so the file is named by the text's hash, inside a directory that only this user can write
+    (``private_directory``). It is written to a fresh ``mkstemp`` file first and moved into place with
+    ``os.replace``, which replaces a directory entry and never follows a link."""
     if ca is None:
         return None
     if ca.path is not None:
         return ca.path  # as written: relative paths are read from the project directory, where Pulumi runs
     assert ca.pem is not None
-    directory = Path(tempfile.gettempdir()) / "eksa-firewall"
-    directory.mkdir(mode=0o700, exist_ok=True)
+    directory = private_directory()
     path = directory / f"ca-{hashlib.sha256(ca.pem.encode()).hexdigest()[:16]}.pem"
-    if not path.exists() or path.read_text(encoding="utf-8") != ca.pem:
-        path.write_text(ca.pem, encoding="utf-8")
-        path.chmod(0o600)
+    fd, scratch = tempfile.mkstemp(prefix=".ca-", suffix=".pem", dir=directory)  # O_EXCL, mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(ca.pem)
+        os.replace(scratch, path)
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
     return str(path)
+
+
+def private_directory() -> Path:
+    """``$XDG_CACHE_HOME/eksa-firewall`` (default ``~/.cache/eksa-firewall``): created with mode 0700 and checked
+    to be a real directory owned by this user that nobody else can write, or refused."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    directory = base / "eksa-firewall"
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = os.lstat(directory)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise ConfigError.one(
+            "aws.caBundle",
+            f"the directory for the CA bundle file, {directory}, is not a private directory of this user (a link, another "
+            "owner, or writable by others)",
+            f"remove {directory} so eksa-firewall can create it (mode 0700), or give aws.caBundle as a file path",
+        )
+    return directory

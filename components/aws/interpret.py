@@ -12,7 +12,7 @@ What a set of stateful security groups allows, network by network:
   with a member containing ``d`` has an ingress rule whose peer contains ``s``;
 - a network inside none of the groups' members (a client range, the Snow device, the VIP) is not filtered
   by them: its side lets everything through. A connection between two such networks is not these
-  groups' business, and ``enforced_flows`` leaves those flows out. (A client range that merely *contains*
+  groups' business (visibility.py says which flows are). (A client range that merely *contains*
   an in-scope machine is read as unfiltered as a whole: the result is an access per network, and verify
   covers a required access by any allowed one whose networks contain it.)
 The candidates are the (source, destination) pairs the rules name; each gets egress ports ∩ ingress ports,
@@ -31,14 +31,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import Protocol
-from ..engine import Registration
 from ..errors import EksaFirewallError
-from ..flows import Access, Flow, FlowSet, normalize
+from ..flows import Access, normalize
+from ..icmp import icmpv4_type
 from ..ports import MAX_ICMP_TYPE, MAX_PORT, PortRange, PortSet, merge, subtract
 from ..reader import Network
+from ..registration import Registration
 from ..topology import Topology
-from .planner import ICMPV6_TYPES
-from .settings import TAG_CLUSTER, TAG_ROLE, GroupKey, Scope, duties, group_members, parse_settings
+from .settings import TAG_CLUSTER, TAG_ROLE, GroupKey, group_members
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -46,19 +46,12 @@ EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 PROVIDER = "pulumi:providers:aws"
 
-_ICMPV6_TO_V4 = {v6: v4 for v4, v6 in ICMPV6_TYPES.items()}
 _PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "all": "-1"}
 _EVERY: Mapping[Protocol, PortSet] = {
     "tcp": (PortRange(0, MAX_PORT),),
     "udp": (PortRange(0, MAX_PORT),),
     "icmp": (PortRange(0, MAX_ICMP_TYPE),),
 }
-
-
-def enforced_flows(topology: Topology, flows: FlowSet) -> tuple[Flow, ...]:
-    """The flows whose source or destination is one of the stack's groups (see ``settings.duties``)."""
-    scope = Scope.of(topology, parse_settings(topology))
-    return tuple(d.flow for d in duties(topology, flows, scope))
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +172,7 @@ def _protocol_ports(protocol: Any, from_port: Any, to_port: Any) -> list[tuple[P
     if proto == "icmpv6":
         if lo == -1:
             return [("icmp", PortRange(0, MAX_ICMP_TYPE), 6)]
-        return [("icmp", PortRange.single(_ICMPV6_TO_V4.get(lo, lo) if lo <= MAX_ICMP_TYPE else MAX_ICMP_TYPE), 6)]
+        return [("icmp", PortRange.single(icmpv4_type(lo)), 6)]
     return []  # another IP protocol: no flow of the catalog uses one
 
 

@@ -26,11 +26,13 @@ from typing import Literal
 
 from ..catalog import load_catalog
 from ..component import child_name
-from ..errors import CatalogError, ConfigError, Problem, QuotaError
+from ..errors import ConfigError, Problem, QuotaError
 from ..flows import FlowSet, endpoint_addresses, endpoint_keys, row_ports
+from ..icmp import ECHO_TYPES, icmpv6_type
 from ..ports import PortRange, merge
 from ..reader import Network, key_join
 from ..topology import Topology
+from .scope import Duty, Scope, duties
 from .settings import (
     ADMIN_MACHINE,
     CONTROL_PLANE,
@@ -41,10 +43,7 @@ from .settings import (
     WORKER,
     AwsSettings,
     Device,
-    Duty,
     GroupKey,
-    Scope,
-    duties,
 )
 
 RULES_PER_GROUP_AND_DIRECTION = 60  # Amazon VPC quotas; the Snow blog gives the same number
@@ -52,9 +51,6 @@ GROUPS_PER_DEVICE = 50  # Snowball Edge: security groups per device (AWS Snowbal
 MAX_DESCRIPTION = 255
 Direction = Literal["ingress", "egress"]
 
-# An ICMP flow names IPv4 ICMP types; the same message on IPv6 is an ICMPv6 type (RFC 4443).
-ICMPV6_TYPES = {8: 128, 0: 129, 3: 1, 11: 3, 12: 4}
-ICMP_ECHO_TYPES = (0, 8)  # echo request/reply: code 0 is the only code; others: every code (-1)
 _DESCRIPTION_UNSAFE = re.compile(r"[^A-Za-z0-9. _\-:/()#,@\[\]+=&;{}!$*]")
 _ROLE_WORDS = {
     CONTROL_PLANE: "control plane nodes",
@@ -336,11 +332,9 @@ def _rules(direction: Direction, peer: Peer, proto: str, items: list[tuple[PortR
     for r, rows, keys in pieces:
         from_port, to_port = r.lo, r.hi
         if proto == "icmp":
-            to_port = 0 if r.lo in ICMP_ECHO_TYPES else -1
+            to_port = 0 if r.lo in ECHO_TYPES else -1  # echo: code 0, its only code; others: every code (-1)
         elif proto == "icmpv6":
-            if r.lo not in ICMPV6_TYPES:
-                raise CatalogError(f"ICMP type {r.lo} has no ICMPv6 counterpart known to eksa-firewall (rows {sorted(rows)})")
-            from_port, to_port = ICMPV6_TYPES[r.lo], 0 if r.lo in ICMP_ECHO_TYPES else -1
+            from_port, to_port = icmpv6_type(r.lo), 0 if r.lo in ECHO_TYPES else -1
         sorted_rows = tuple(sorted(rows))
         out.append(
             RuleSpec(

@@ -13,15 +13,14 @@ into every preview): ``eksa-firewall acl --stack NAME`` exports it from the same
 from __future__ import annotations
 
 import shlex
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 import pulumi
 from pulumi_command import local, remote
 
-from ..component import child_name, prepare, token
-from ..errors import ConfigError
-from ..reader import key_join
+from ..component import Environment, FirewallComponent, child_name, token
 from ..schema import CommonArgs
+from . import PLATFORM
 from .nftables import address, delete_script, render
 from .planner import RulesetSpec, plan_rulesets
 from .settings import ApplySettings, BareMetalSettings, parse_settings
@@ -32,7 +31,6 @@ class BareMetalApplyArgs(TypedDict):
     user: NotRequired[str]
     port: NotRequired[int]
     sudo: NotRequired[bool]
-    privateKeyConfig: NotRequired[str]
     path: NotRequired[str]
 
 
@@ -45,6 +43,7 @@ class BareMetalArgs(TypedDict):
 
 class BareMetalFirewallArgs(CommonArgs):
     baremetal: NotRequired[BareMetalArgs]
+    sshPrivateKey: NotRequired[pulumi.Input[str]]  # noqa: N815 - config key; with baremetal.apply (none: the SSH agent), kept secret
 
 
 def _sudo(apply: ApplySettings) -> str:
@@ -127,49 +126,39 @@ class NftablesRuleset(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-class BareMetalFirewall(pulumi.ComponentResource):
+class BareMetalFirewall(FirewallComponent):
+    """nftables rulesets for the admin machine and the nodes of EKS Anywhere bare-metal clusters."""
+
+    PLATFORM = PLATFORM.name
+
+    nftables_table: pulumi.Output[str]
+    """The table every ruleset defines (``inet eksa_firewall``)."""
+    nftables_default_policy: pulumi.Output[str]
+    """What the input chain does with what no rule accepts."""
+    nftables_rulesets: pulumi.Output[dict[str, str]]
+    """Per host role (admin-machine, <cluster>-control-plane, ...), the nftables ruleset text."""
+    nftables_files: pulumi.Output[dict[str, str]]
+    """With baremetal.outputDir: per host role, the file the ruleset is written to (else empty)."""
+
     def __init__(self, name: str, args: BareMetalFirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        topology, flows = prepare(args, "baremetal")
+        super().__init__(name, args, opts)
+
+    def _build(self, name: str, environment: Environment, opts: pulumi.ResourceOptions | None) -> None:
+        topology = environment.topology
         settings = parse_settings(topology)
-        private_key = _private_key(settings, topology.settings_key)
-        specs = plan_rulesets(topology, flows, settings)
-        super().__init__(token("BareMetalFirewall"), name, None, opts)
+        key = environment.secrets.get("sshPrivateKey")
+        private_key = pulumi.Output.secret(key) if key is not None and settings.apply is not None else None
+        specs = plan_rulesets(topology, environment.flows, settings)
+        pulumi.ComponentResource.__init__(self, token("BareMetalFirewall"), name, None, opts)
         self.settings = settings
         self.rulesets: dict[str, NftablesRuleset] = {}
-        for s in specs:  # a loop, not a comprehension: Pulumi records every registration's stack frame by frame
+        for s in specs:
             self.rulesets[s.host.key] = NftablesRuleset(
                 child_name(name, s.host.key), s, settings, private_key, pulumi.ResourceOptions(parent=self)
             )
-        # The rulesets are the children's inputs and the stack's outputs; the component keeps the small facts.
-        self.register_outputs({k: v for k, v in self.stack_outputs().items() if k != "nftablesRulesets"})
-
-    def stack_outputs(self) -> dict[str, pulumi.Output[Any] | Any]:
-        outputs: dict[str, Any] = {
-            "nftablesTable": self.settings.family_table,
-            "nftablesDefaultPolicy": f"input: {self.settings.default_action} what no rule accepts; output and forward: not filtered",
-            "nftablesRulesets": {k: r.text for k, r in self.rulesets.items()},
-        }
-        if self.settings.output_dir is not None:
-            outputs["nftablesFiles"] = {k: r.file for k, r in self.rulesets.items()}
-        return outputs
-
-
-def _private_key(settings: BareMetalSettings, settings_key: str) -> pulumi.Output[str] | None:
-    """The SSH key from a secret config value in another namespace; None: the SSH agent (SSH_AUTH_SOCK)."""
-    if settings.apply is None or settings.apply.private_key_config is None:
-        return None
-    namespace, _, key = settings.apply.private_key_config.partition(":")
-    if namespace == pulumi.get_project():
-        raise ConfigError.one(
-            key_join(key_join(settings_key, "apply"), "privateKeyConfig"),
-            f"is in the project's own namespace ({namespace}:), where every key must be one eksa-firewall knows",
-            f"use another namespace, e.g. ssh:{key}",
+        self._set_outputs(
+            nftables_table=settings.family_table,
+            nftables_default_policy=f"input: {settings.default_action} what no rule accepts; output and forward: not filtered",
+            nftables_rulesets={k: r.text for k, r in self.rulesets.items()},
+            nftables_files={k: r.file for k, r in self.rulesets.items() if r.file is not None},
         )
-    value = pulumi.Config(namespace).get_secret(key)
-    if value is None:
-        raise ConfigError.one(
-            key_join(key_join(settings_key, "apply"), "privateKeyConfig"),
-            f"names {settings.apply.private_key_config}, which is not set",
-            f"run `pulumi config set --secret {settings.apply.private_key_config} < ~/.ssh/id_ed25519`",
-        )
-    return value

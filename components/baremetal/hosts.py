@@ -12,16 +12,20 @@ agree on where traffic lands without the interpreter trusting the planner's outp
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import ipaddress
+from dataclasses import dataclass
 
-from ..reader import Network, canonical_networks
+from ..addresses import Network, canonical_networks
+from ..endpoints import ADMIN_MACHINE, CONTROL_PLANE, ETCD, WORKER
 from ..topology import Cluster, Topology
 
-ADMIN_MACHINE = "admin-machine"
-HOST_ROLES = (ADMIN_MACHINE, "control-plane", "etcd", "worker")
+HOST_ROLES = (ADMIN_MACHINE, CONTROL_PLANE, ETCD, WORKER)
+# A DHCPDISCOVER comes from 0.0.0.0 to the limited broadcast: the DHCP server's ruleset admits it beside its own address.
+LIMITED_BROADCAST = ipaddress.IPv4Network("255.255.255.255/32")
 
 
-class HostRole(NamedTuple):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HostRole:
     """The machines of one role that share a ruleset, and the virtual addresses they hold."""
 
     cluster: str | None  # None for the admin machine (shared by every cluster)

@@ -29,39 +29,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalog import Protocol
-from ..engine import Registration
 from ..errors import EksaFirewallError
-from ..flows import Access, Flow, FlowSet, normalize
+from ..flows import Access, normalize
+from ..icmp import NAMES_V4, NAMES_V6, icmpv4_type
 from ..ports import MAX_ICMP_TYPE, MAX_PORT, PortRange, merge, parse_ports
 from ..reader import Network
+from ..registration import Registration
 from ..topology import Topology
-from .hosts import HostRole, host_roles
-from .planner import LIMITED_BROADCAST, destination_host
+from .hosts import LIMITED_BROADCAST, HostRole, host_roles
 
 RULESET_TYPE = "eksa-firewall:index:NftablesRuleset"
 CARRIER_TYPES = ("command:remote:Command", "command:local:Command")
 ANY4 = ipaddress.IPv4Network("0.0.0.0/0")
 ANY6 = ipaddress.IPv6Network("::/0")
-ICMP_TYPES = {"echo-reply": 0, "destination-unreachable": 3, "echo-request": 8, "time-exceeded": 11}
-ICMPV6_TYPES = {"echo-request": 128, "echo-reply": 129}
-ICMPV6_TO_ICMP = {128: 8, 129: 0}
+ICMP_TYPES = {name: t for t, name in NAMES_V4.items()}
+ICMPV6_TYPES = {name: t for t, name in NAMES_V6.items()}
 ND_TYPES = frozenset({"nd-neighbor-solicit", "nd-neighbor-advert", "nd-router-advert", "nd-router-solicit", "133", "134", "135", "136"})
 PROTOCOLS: tuple[Protocol, ...] = ("tcp", "udp", "icmp")
 
 
 class InterpretError(EksaFirewallError):
     """The ruleset uses something this interpreter does not model; it refuses to guess."""
-
-
-# --- which flows the rulesets are responsible for ------------------------------------------------
-
-
-def enforced_flows(topology: Topology, flows: FlowSet) -> Iterable[Flow]:
-    """Flows that arrive on a machine with a ruleset (admin machine, control plane + VIPs, etcd, workers).
-
-    Flows to BMCs, an external API load balancer or Jenkins end on machines we do not configure: the host
-    firewalls do not filter output, so they need no host rule (they are in the ACL export)."""
-    return tuple(f for f in flows.flows if destination_host(topology, f) is not None)
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -302,11 +290,8 @@ def _rule(toks: list[str], sets: Mapping[str, list[str]]) -> _Match:
                 m.nd = True
             else:
                 types = _ports(values, ICMPV6_TYPES, MAX_ICMP_TYPE)
-                unknown = [r for r in types if not all(x in ICMPV6_TO_ICMP for x in range(r.lo, r.hi + 1))]
-                if unknown:
-                    raise InterpretError(f"ICMPv6 types {unknown} are not modelled")
                 m.protocol = "icmp"
-                m.ports = [PortRange.single(ICMPV6_TO_ICMP[x]) for r in types for x in range(r.lo, r.hi + 1)]
+                m.ports = [PortRange.single(icmpv4_type(x)) for r in types for x in range(r.lo, r.hi + 1)]
             m.families.add(6)
         elif t == "ct" and toks[i + 1] == "state":
             values, i = _value(toks, i + 2)

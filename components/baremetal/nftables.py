@@ -19,13 +19,12 @@ from __future__ import annotations
 
 from functools import cache
 
+from ..icmp import NAMES_V4, NAMES_V6, icmpv6_type
 from ..ports import PortSet
-from .planner import LIMITED_BROADCAST, AddressSet, Rule, RulesetSpec, address
+from .hosts import LIMITED_BROADCAST
+from .planner import AddressSet, Rule, RulesetSpec, address
 
 # ICMP types the catalog names (IPv4 numbering) and their names in nft; IPv6 uses ICMPv6's numbers.
-ICMP_NAMES = {0: "echo-reply", 3: "destination-unreachable", 8: "echo-request", 11: "time-exceeded"}
-ICMPV6_FOR_ICMP = {8: 128, 0: 129}
-ICMPV6_NAMES = {128: "echo-request", 129: "echo-reply"}
 # IPv6 needs neighbour discovery to work at all; only link-local senders use hop limit 255 (RFC 4861).
 ND_RULE = "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } ip6 hoplimit 255 accept"
 
@@ -42,14 +41,9 @@ def _ports(ports: PortSet) -> str:
 def _icmp(rule: Rule) -> str:
     if rule.version == 4:
         types = [t for r in rule.ports for t in range(r.lo, r.hi + 1)]
-        return "icmp type " + _elements([ICMP_NAMES.get(t, str(t)) for t in types])
-    types6: list[int] = []
-    for r in rule.ports:
-        for t in range(r.lo, r.hi + 1):
-            if t not in ICMPV6_FOR_ICMP:
-                raise ValueError(f"ICMP type {t} has no ICMPv6 counterpart known to eksa-firewall")
-            types6.append(ICMPV6_FOR_ICMP[t])
-    return "icmpv6 type " + _elements([ICMPV6_NAMES[t] for t in types6])
+        return "icmp type " + _elements([NAMES_V4.get(t, str(t)) for t in types])
+    types6 = [icmpv6_type(t) for r in rule.ports for t in range(r.lo, r.hi + 1)]
+    return "icmpv6 type " + _elements([NAMES_V6[t] for t in types6])
 
 
 def render_rule(rule: Rule) -> str:

@@ -9,7 +9,6 @@ output is not filtered and replies are accepted as ``established``. They are in 
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -36,7 +35,6 @@ GLOBAL_ENDPOINTS = frozenset(
     }
 )
 DHCP_CLIENTS = "dhcp-clients"
-LIMITED_BROADCAST = ipaddress.IPv4Network("255.255.255.255/32")
 # nft limits a rule comment to 128 bytes (NFTNL_UDATA_COMMENT_MAXLEN).
 MAX_COMMENT = 128
 

@@ -7,7 +7,7 @@ Every key is documented in docs/platforms/baremetal.md. Problems are reported ag
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..reader import Reader, key_join
@@ -17,27 +17,26 @@ DEFAULT_TABLE = "eksa_firewall"
 DEFAULT_APPLY_PATH_DIR = "/etc/eksa-firewall"
 DEFAULT_ACTIONS = ("drop", "reject")
 KEYS = ("table", "defaultAction", "outputDir", "apply")
-APPLY_KEYS = ("enabled", "user", "port", "sudo", "privateKeyConfig", "path")
+APPLY_KEYS = ("enabled", "user", "port", "sudo", "privateKeyConfig", "path")  # privateKeyConfig: refused, see _apply
 # nft identifiers: a letter, then letters, digits and underscores. Kept short so set names built
 # from it stay readable; the kernel allows up to 256 characters (NFT_NAME_MAXLEN).
 _TABLE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
-# A Pulumi config key in another namespace than the project's: "<namespace>:<key>".
-_CONFIG_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$")
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 
 
-class ApplySettings(NamedTuple):
-    """Optional: load the rulesets on the hosts over SSH (pulumi-command remote.Command)."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ApplySettings:
+    """Optional: load the rulesets on the hosts over SSH (pulumi-command remote.Command). The SSH key is the
+    secret input ``sshPrivateKey`` (none: the SSH agent), never a setting."""
 
     user: str = "root"
     port: int = 22
     sudo: bool = False
-    # "<namespace>:<key>" of a Pulumi *secret* config value holding the SSH private key; None: SSH agent.
-    private_key_config: str | None = None
     path: str = f"{DEFAULT_APPLY_PATH_DIR}/{DEFAULT_TABLE}.nft"  # where the ruleset is kept on the host
 
 
-class BareMetalSettings(NamedTuple):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BareMetalSettings:
     """The ``baremetal`` section, validated."""
 
     table: str = DEFAULT_TABLE  # rendered as `table inet <table>`
@@ -85,13 +84,12 @@ def _apply(value: object, key: str, table: str, r: Reader) -> ApplySettings | No
         r.problem(key_join(key, "user"), f"{user!r} is not a login name", "use the SSH user of the hosts, e.g. root or ec2-user")
     port = r.port(cfg.get("port"), key_join(key, "port"), 22)
     sudo = r.boolean(cfg.get("sudo"), key_join(key, "sudo"), user != "root")
-    private_key = r.string(cfg.get("privateKeyConfig"), key_join(key, "privateKeyConfig"), required=False)
-    if private_key is not None and not _CONFIG_KEY_RE.match(private_key):
+    if cfg.get("privateKeyConfig") is not None:
         r.problem(
             key_join(key, "privateKeyConfig"),
-            f"{private_key!r} is not a namespaced config key",
-            "name a secret config value as <namespace>:<key> (e.g. ssh:privateKey, set with "
-            "`pulumi config set --secret ssh:privateKey < id_ed25519`), or leave it out to use the SSH agent",
+            "is replaced by the secret key sshPrivateKey",
+            "run `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519` and remove privateKeyConfig "
+            "(or leave both out to use the SSH agent)",
         )
     path = r.string(cfg.get("path"), key_join(key, "path"), required=False) or f"{DEFAULT_APPLY_PATH_DIR}/{table}.nft"
     if not path.startswith("/") or any(c in path for c in "'\"\n $`\\;&|"):
@@ -100,7 +98,7 @@ def _apply(value: object, key: str, table: str, r: Reader) -> ApplySettings | No
             f"{path!r} is not a plain absolute path",
             "use an absolute path such as /etc/eksa-firewall/eksa_firewall.nft",
         )
-    return ApplySettings(user=user, port=port, sudo=sudo, private_key_config=private_key, path=path)
+    return ApplySettings(user=user, port=port, sudo=sudo, path=path)
 
 
 def _apply_hosts(topology: Topology, key: str, r: Reader) -> None:

@@ -9,11 +9,12 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_nutanix as nutanix
 
-from ..component import child_name, prepare, token
+from ..component import Environment, FirewallComponent, child_name, token
 from ..flows import endpoint_addresses
 from ..reader import Network
 from ..schema import CommonArgs
 from ..topology import Topology
+from . import PLATFORM
 from .planner import NutanixPlan, PolicySpec, RuleSpec, ServiceGroupSpec, category_ref, plan
 from .settings import NutanixSettings, parse_settings
 
@@ -27,6 +28,7 @@ class ProviderArgs(TypedDict):
     endpoint: NotRequired[str]
     port: NotRequired[int]
     insecure: NotRequired[bool]
+    username: NotRequired[pulumi.Input[str]]
 
 
 class NutanixArgs(TypedDict):
@@ -36,40 +38,53 @@ class NutanixArgs(TypedDict):
     categoryKey: NotRequired[str]
     categories: NotRequired[dict[str, dict[str, CategoryOverrideArgs]]]
     scope: NotRequired[str]
-    vpcReferences: NotRequired[list[str]]
+    vpcReferences: NotRequired[list[pulumi.Input[str]]]
     hitlog: NotRequired[bool]
     provider: NotRequired[ProviderArgs]
 
 
 class NutanixFirewallArgs(CommonArgs):
     nutanix: NotRequired[NutanixArgs]
+    prismPassword: NotRequired[pulumi.Input[str]]  # noqa: N815 - config key; with nutanix.provider: always kept secret
+    prismApiKey: NotRequired[pulumi.Input[str]]  # noqa: N815
 
 
 def topology_addresses(topology: Topology, cluster: str, role: str) -> tuple[Network, ...]:
     return endpoint_addresses(topology, topology.cluster(cluster), role)
 
 
-class NutanixFirewall(pulumi.ComponentResource):
+class NutanixFirewall(FirewallComponent):
     """Role categories, address and service groups, and one Flow policy per cluster role."""
 
+    PLATFORM = PLATFORM.name
+
+    additional_categories: pulumi.Output[dict[str, dict[str, list[dict[str, str]]]]]
+    """Per cluster and role, the NutanixMachineConfig.spec.additionalCategories entries ({key, value})."""
+    flow_policies: pulumi.Output[dict[str, dict[str, dict[str, Any]]]]
+    """Per cluster and role, the Flow policy's name, state (MONITOR or ENFORCE) and id."""
+
     def __init__(self, name: str, args: NutanixFirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        topology, flows = prepare(args, "nutanix")  # raises ConfigError: nothing registered yet
-        settings = parse_settings(topology)
-        self.plan: NutanixPlan = plan(topology, flows, settings)
+        super().__init__(name, args, opts)
+
+    def _build(self, name: str, environment: Environment, opts: pulumi.ResourceOptions | None) -> None:
+        topology = environment.topology
+        settings = parse_settings(topology)  # raises ConfigError: nothing registered yet
+        self.plan: NutanixPlan = plan(topology, environment.flows, settings)
         self.settings: NutanixSettings = settings
-        super().__init__(token("NutanixFirewall"), name, None, opts)
+        pulumi.ComponentResource.__init__(self, token("NutanixFirewall"), name, None, opts)
 
         child = pulumi.ResourceOptions(parent=self)
         if settings.provider is not None:
-            creds = pulumi.Config("nutanix")  # the keys the default provider reads; the password is a secret
+            secrets = environment.secrets
+            password, api_key = secrets.get("prismPassword"), secrets.get("prismApiKey")
             provider = nutanix.Provider(
                 child_name(name, "prism-central"),
                 endpoint=settings.provider.endpoint,
                 port=str(settings.provider.port),
                 insecure=settings.provider.insecure,
-                username=creds.get("username"),
-                password=creds.get_secret("password"),
-                api_key=creds.get_secret("apiKey"),
+                username=settings.provider.username,
+                password=pulumi.Output.secret(password) if password is not None else None,
+                api_key=pulumi.Output.secret(api_key) if api_key is not None else None,
                 opts=child,
             )
             child = pulumi.ResourceOptions(parent=self, provider=provider)
@@ -105,7 +120,7 @@ class NutanixFirewall(pulumi.ComponentResource):
                 "read docs/platforms/nutanix.md (IPv6) before enforcing",
                 resource=self,
             )
-        self.register_outputs(self.stack_outputs())
+        self._set_outputs(**self._outputs())
 
     def _policy(self, name: str, p: PolicySpec, opts: pulumi.ResourceOptions) -> nutanix.NetworkSecurityPolicyV2:
         secured = self.categories[category_ref(p.category.cluster, p.category.role)].id
@@ -152,7 +167,7 @@ class NutanixFirewall(pulumi.ComponentResource):
             app["is_all_protocol_allowed"] = False
         return {"type": "APPLICATION", "description": rule.description, "specs": [{"application_rule_specs": [app]}]}
 
-    def stack_outputs(self) -> dict[str, pulumi.Output[Any] | Any]:
+    def _outputs(self) -> dict[str, Any]:
         additional: dict[str, dict[str, list[dict[str, str]]]] = {}
         for c in self.plan.categories:
             additional.setdefault(c.cluster, {})[c.role] = [c.additional_category()]
@@ -163,7 +178,7 @@ class NutanixFirewall(pulumi.ComponentResource):
                 "state": p.state,
                 "id": self.policies[category_ref(p.cluster, p.role)].id,
             }
-        return {"additionalCategories": additional, "flowPolicies": policies}
+        return {"additional_categories": additional, "flow_policies": policies}
 
 
 def _service_group(name: str, s: ServiceGroupSpec, opts: pulumi.ResourceOptions) -> nutanix.ServiceGroupsV2:

@@ -25,7 +25,7 @@ How Flow is evaluated here:
   VMs: for IPv6 addresses this reading is what the rules say, not what Flow enforces
   (docs/platforms/nutanix.md, IPv6).
 
-What the policies are responsible for (``enforced_flows``): the flows into the nodes. Flow secures VMs, so a
+What the policies are responsible for (visibility.py): the flows into the nodes. Flow secures VMs, so a
 flow to a peer (Prism Central, Jenkins, the load balancer) is outbound from the nodes and left open. The
 control-plane VIP is an address a control-plane VM holds (kube-vip): traffic to it meets the control-plane
 policy, and every flow to the VIP is also a flow to the control plane with the same source and ports (tests
@@ -39,12 +39,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..catalog import Protocol
-from ..engine import Registration
-from ..flows import Access, Flow, FlowSet, endpoint_addresses, normalize
+from ..flows import Access, endpoint_addresses, normalize
 from ..ports import MAX_ICMP_TYPE, MAX_PORT, PortRange
 from ..reader import Network
+from ..registration import Registration
 from ..topology import Topology
-from .planner import enforced
 from .settings import parse_settings
 
 CATEGORY = "nutanix:index/categoryV2:CategoryV2"
@@ -59,10 +58,6 @@ ALL_SERVICES: tuple[tuple[Protocol, PortRange], ...] = (
 )
 
 Service = tuple[Protocol, PortRange]
-
-
-def enforced_flows(topology: Topology, flows: FlowSet) -> tuple[Flow, ...]:
-    return enforced(flows.flows)
 
 
 def allowed(topology: Topology, resources: Sequence[Registration]) -> frozenset[Access]:
@@ -257,4 +252,4 @@ def _network(value: Any, prefix: Any) -> Network | None:
         return None
 
 
-__all__ = ["allowed", "enforced_flows"]
+__all__ = ["allowed"]

@@ -32,7 +32,7 @@ RESERVED_CATEGORY_KEYS = ("KubernetesClusterName",)
 ROLES = ("control-plane", "etcd", "worker")
 
 _KEYS = ("state", "clusterStates", "namePrefix", "categoryKey", "categories", "scope", "vpcReferences", "hitlog", "provider")
-_PROVIDER_KEYS = ("endpoint", "port", "insecure")
+_PROVIDER_KEYS = ("endpoint", "port", "insecure", "username")
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$|^$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:.]+$")
 
@@ -52,11 +52,13 @@ class RoleCategory:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ProviderSettings:
-    """An explicit pulumi-nutanix provider. Credentials never live here: see docs/platforms/nutanix.md."""
+    """An explicit pulumi-nutanix provider. Its password or API key are secret inputs of the component
+    (``prismPassword``, ``prismApiKey``), never settings: see docs/platforms/nutanix.md."""
 
     endpoint: str
     port: int
     insecure: bool = False
+    username: Any = None  # a user name, or a pulumi Output of one (it only passes through to the provider)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -67,7 +69,7 @@ class NutanixSettings:
     state: str = DEFAULT_STATE
     cluster_states: Mapping[str, str] = field(default_factory=dict)
     scope: str = DEFAULT_SCOPE
-    vpc_references: tuple[str, ...] = ()
+    vpc_references: tuple[Any, ...] = ()  # VPC ext_ids, or pulumi Outputs of them (they only pass through)
     hitlog: bool = False
     provider: ProviderSettings | None = None
 
@@ -121,11 +123,11 @@ def parse_settings(topology: Topology) -> NutanixSettings:
     categories = _categories(topology, cfg.get("categories"), k("categories"), category_key, r)
 
     scope = r.choice(cfg.get("scope"), k("scope"), SCOPES, default=DEFAULT_SCOPE) or DEFAULT_SCOPE
-    vpcs: list[str] = []
+    vpcs: list[Any] = []
     for i, ref in enumerate(r.seq(cfg.get("vpcReferences"), k("vpcReferences"))):
-        text = r.string(ref, key_join(k("vpcReferences"), i))
-        if text is not None:
-            vpcs.append(text)
+        value = r.passthrough(ref, key_join(k("vpcReferences"), i), lambda text: True, "")
+        if value is not None and value not in vpcs:
+            vpcs.append(value)
     if scope == "VPC_LIST" and not vpcs:
         r.problem(k("vpcReferences"), "is required with scope VPC_LIST", "list the ext_ids of the VPCs the policies apply to")
     if scope != "VPC_LIST" and vpcs:
@@ -142,7 +144,7 @@ def parse_settings(topology: Topology) -> NutanixSettings:
         state=state,
         cluster_states=cluster_states,
         scope=scope,
-        vpc_references=tuple(sorted(set(vpcs))),
+        vpc_references=tuple(vpcs),
         hitlog=hitlog,
         provider=provider,
     )
@@ -226,4 +228,5 @@ def _provider(topology: Topology, raw: Any, key: str, r: Reader) -> ProviderSett
         return None
     port = r.port(cfg.get("port"), key_join(key, "port"), topology.endpoints.prism_central_port)
     insecure = r.boolean(cfg.get("insecure"), key_join(key, "insecure"), False)
-    return ProviderSettings(endpoint=endpoint, port=port, insecure=insecure)
+    username = r.passthrough(cfg.get("username"), key_join(key, "username"), lambda text: True, "", required=False)
+    return ProviderSettings(endpoint=endpoint, port=port, insecure=insecure, username=username)

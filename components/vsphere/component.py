@@ -10,8 +10,9 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_vsphere as vsphere
 
-from ..component import child_name, prepare, token
+from ..component import Environment, FirewallComponent, child_name, token
 from ..schema import CommonArgs
+from . import PLATFORM
 from .nsx_provider import NsxGroup, NsxPolicy, NsxService
 from .planner import VSpherePlan, plan
 from .settings import parse_settings
@@ -54,7 +55,7 @@ class VSphereArgs(TypedDict):
 
 class VSphereFirewallArgs(CommonArgs):
     vsphere: NotRequired[VSphereArgs]
-    nsxPassword: NotRequired[Any]  # noqa: N815 - a string or a pulumi.Output[str]; always registered as a secret
+    nsxPassword: NotRequired[pulumi.Input[str]]  # noqa: N815 - config key, as CommonArgs spells them; always kept secret
 
 
 def tag_urn(tag_id: str) -> str:
@@ -63,12 +64,32 @@ def tag_urn(tag_id: str) -> str:
     return tag_id if tag_id.startswith(URN_PREFIX) else f"{URN_PREFIX}{tag_id}:GLOBAL"
 
 
-class VSphereFirewall(pulumi.ComponentResource):
+class VSphereFirewall(FirewallComponent):
+    """vCenter role tags and an NSX distributed-firewall policy for the node roles of EKS Anywhere clusters."""
+
+    PLATFORM = PLATFORM.name
+
+    vsphere_role_tags: pulumi.Output[dict[str, dict[str, str]]]
+    """Per cluster and role, the vCenter tag in the form VSphereMachineConfig.spec.tags takes (urn:vmomi:...)."""
+    vsphere_tag_category_id: pulumi.Output[str | None]
+    """The tag category's id (None with vsphere.tags.enabled: false)."""
+    nsx_mode: pulumi.Output[str | None]
+    """``enforce`` or ``audit`` (None with vsphere.nsx.enabled: false)."""
+    nsx_group_paths: pulumi.Output[dict[str, str]]
+    """The NSX groups' policy paths, by stable key."""
+    nsx_service_paths: pulumi.Output[dict[str, str]]
+    """The NSX services' policy paths, by stable key."""
+    nsx_policy_paths: pulumi.Output[dict[str, str]]
+    """Each cluster's NSX security policy path."""
+
     def __init__(self, name: str, args: VSphereFirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        topology, flows = prepare(args, "vsphere")
+        super().__init__(name, args, opts)
+
+    def _build(self, name: str, environment: Environment, opts: pulumi.ResourceOptions | None) -> None:
+        topology = environment.topology
         settings = parse_settings(topology)
-        self.plan: VSpherePlan = plan(topology, flows, settings)
-        super().__init__(token("VSphereFirewall"), name, None, opts)
+        self.plan: VSpherePlan = plan(topology, environment.flows, settings)  # raises before anything is registered
+        pulumi.ComponentResource.__init__(self, token("VSphereFirewall"), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         self.tag_category: vsphere.TagCategory | None = None
@@ -98,7 +119,7 @@ class VSphereFirewall(pulumi.ComponentResource):
         if nsx.enabled and nsx.connection is not None:
             owner = f"{pulumi.get_project()}/{pulumi.get_stack()}"
             connection = nsx.connection.to_props()
-            password = args.get("nsxPassword")
+            password = environment.secrets.get("nsxPassword")
             domain = self.plan.domain
             for g in self.plan.groups:
                 self.groups[g.key] = NsxGroup(
@@ -130,20 +151,14 @@ class VSphereFirewall(pulumi.ComponentResource):
                     password=password,
                     opts=pulumi.ResourceOptions(parent=self, depends_on=needs),
                 )
-        self._mode = nsx.mode if nsx.enabled else None
-        self.register_outputs(self.stack_outputs())
-
-    def stack_outputs(self) -> dict[str, pulumi.Output[Any] | Any]:
-        out: dict[str, pulumi.Output[Any] | Any] = {}
-        if self.tag_category is not None:
-            out["vsphereTagCategoryId"] = self.tag_category.id
-            roles: dict[str, dict[str, pulumi.Output[str]]] = {}
-            for (cluster, role), tag in self.tags.items():
-                roles.setdefault(cluster, {})[role] = tag.id.apply(tag_urn)
-            out["vsphereRoleTags"] = roles
-        if self._mode is not None:
-            out["nsxMode"] = self._mode
-            out["nsxGroupPaths"] = {k: g.path for k, g in self.groups.items()}
-            out["nsxServicePaths"] = {k: s.path for k, s in self.services.items()}
-            out["nsxPolicyPaths"] = {k: p.path for k, p in self.policies.items()}
-        return out
+        roles: dict[str, dict[str, pulumi.Output[str]]] = {}
+        for (cluster, role), tag in self.tags.items():
+            roles.setdefault(cluster, {})[role] = tag.id.apply(tag_urn)
+        self._set_outputs(
+            vsphere_role_tags=roles,
+            vsphere_tag_category_id=self.tag_category.id if self.tag_category is not None else None,
+            nsx_mode=nsx.mode if nsx.enabled else None,
+            nsx_group_paths={k: g.path for k, g in self.groups.items()},
+            nsx_service_paths={k: s.path for k, s in self.services.items()},
+            nsx_policy_paths={k: p.path for k, p in self.policies.items()},
+        )

@@ -2,7 +2,7 @@
 
 Read from the registrations only (type ``pulumi-python:dynamic/nsx:*`` and its ``body`` input):
 - groups resolve to their IP sets; a VM condition (NSX tag, VM-name prefix) resolves to the addresses the
-  config gives the VMs EKS-A tags or names that way (``planner.condition_addresses``): the interpreter cannot
+  config gives the VMs EKS-A tags or names that way (``membership.condition_addresses``): the interpreter cannot
   see VMs, and says so in the docs;
 - services resolve to (protocol, ports) and ICMP types (ICMPv6 types mapped back to their ICMPv4 meaning for
   IPv6 addresses);
@@ -18,13 +18,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..catalog import Protocol
-from ..engine import Registration
 from ..errors import EksaFirewallError
-from ..flows import Access, Flow, FlowSet, normalize
-from ..ports import MAX_ICMP_TYPE, MAX_PORT, PortRange, subtract
+from ..flows import Access, normalize
+from ..icmp import icmpv4_type
+from ..ports import MAX_ICMP_TYPE, MAX_PORT, PortRange, parse_ports, subtract
 from ..reader import Network
+from ..registration import Registration
 from ..topology import Topology
-from . import planner
+from .membership import condition_addresses
 from .settings import CATEGORIES, parse_settings
 
 # The registered types of nsx_provider's resources (not imported: the interpreter runs without Pulumi's dynamic
@@ -34,7 +35,6 @@ SERVICE_TYPE = "pulumi-python:dynamic/nsx:Service"
 POLICY_TYPE = "pulumi-python:dynamic/nsx:SecurityPolicy"
 
 EVERYWHERE: tuple[Network, ...] = (ipaddress.IPv4Network("0.0.0.0/0"), ipaddress.IPv6Network("::/0"))
-_ICMPV4_OF_V6 = {v6: v4 for v4, v6 in planner.ICMPV6_TYPE.items()}
 # (protocol, IP version or None for both, range)
 Matcher = tuple[Protocol, int | None, PortRange]
 ANY_SERVICE: tuple[Matcher, ...] = (
@@ -44,20 +44,9 @@ ANY_SERVICE: tuple[Matcher, ...] = (
 )
 
 
-def enforced_flows(topology: Topology, flows: FlowSet) -> tuple[Flow, ...]:
-    """Flows into each cluster's VMs and its control-plane VIP: what the cluster's policy decides.
-
-    Flows out to peers (vCenter, the admin machine) are not restricted by these policies (their rules
-    apply inbound only) and are left to the rest of the DFW and the network.
-    """
-    if not parse_settings(topology).nsx.enabled:
-        return ()
-    return planner.enforced_flows(topology, flows)
-
-
 def allowed(topology: Topology, resources: Sequence[Registration]) -> frozenset[Access]:
     settings = parse_settings(topology)
-    conditions = planner.condition_addresses(topology, settings)
+    conditions = condition_addresses(topology, settings)
     groups: dict[str, tuple[Network, ...]] = {}
     services: dict[str, tuple[Matcher, ...]] = {}
     policies: list[Mapping[str, Any]] = []
@@ -121,7 +110,7 @@ def service_matchers(body: Mapping[str, Any]) -> tuple[Matcher, ...]:
             proto: Protocol = "tcp" if entry.get("l4_protocol") == "TCP" else "udp"
             ports = entry.get("destination_ports") or []
             for p in ports or [f"0-{MAX_PORT}"]:  # no destination ports: every port
-                out.append((proto, None, planner.parse_port_text(str(p))))
+                out.append((proto, None, parse_ports(str(p))[0]))
         elif kind == "ICMPTypeServiceEntry":
             t = entry.get("icmp_type")
             if entry.get("protocol") == "ICMPv4":
@@ -129,8 +118,8 @@ def service_matchers(body: Mapping[str, Any]) -> tuple[Matcher, ...]:
                 out.append(("icmp", 4, rng))
             elif t is None:
                 out.append(("icmp", 6, PortRange(0, MAX_ICMP_TYPE)))
-            elif int(t) in _ICMPV4_OF_V6:
-                out.append(("icmp", 6, PortRange.single(_ICMPV4_OF_V6[int(t)])))
+            else:
+                out.append(("icmp", 6, PortRange.single(icmpv4_type(int(t)))))
         else:
             raise EksaFirewallError(f"service {body.get('id')}: cannot interpret entry {kind!r}")
     return tuple(out)

@@ -25,10 +25,12 @@ from typing import Any, Literal
 from ..catalog import Protocol
 from ..errors import Problem, QuotaError
 from ..flows import API_LOAD_BALANCER, NODE_ROLES, Flow, FlowSet, endpoint_addresses
-from ..ports import PortRange, PortSet, format_ports
+from ..icmp import icmpv6_type
+from ..ports import PortSet, format_ports
 from ..reader import Network, canonical_networks, key_join
 from ..topology import Cluster, Topology
-from .settings import NsxSettings, VSphereSettings
+from .membership import Condition, role_addresses, role_conditions
+from .settings import VSphereSettings
 
 # --- NSX Policy API limits (NSX-T 3.x / 4.x API reference: Service, Rule, Group) ---------------------
 MAX_PORT_ENTRIES = 15  # L4PortSetServiceEntry.destination_ports: at most 15 items, a range counts as 2
@@ -50,7 +52,6 @@ _SOURCE_CODES = {
 FINAL_RULE_ID = "other-inbound"
 FINAL_RULE_SEQUENCE = 1000
 # ICMP types are given in ICMPv4 terms by the catalog; the same message in ICMPv6 (RFC 4443).
-ICMPV6_TYPE = {8: 128, 0: 129}
 
 Action = Literal["ALLOW", "DROP", "REJECT"]
 
@@ -79,22 +80,6 @@ class TagSpec:
     role: str
     name: str
     description: str
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Condition:
-    key: Literal["Tag", "Name"]
-    operator: Literal["EQUALS", "STARTSWITH"]
-    value: str
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "resource_type": "Condition",
-            "member_type": "VirtualMachine",
-            "key": self.key,
-            "operator": self.operator,
-            "value": self.value,
-        }
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -295,44 +280,6 @@ def tag_specs(topology: Topology, settings: VSphereSettings) -> tuple[TagSpec, .
         for c in topology.clusters
         for role in c.roles
     )
-
-
-def role_conditions(cluster: Cluster, role: str, nsx: NsxSettings) -> tuple[Condition, ...]:
-    """The VM conditions of a role group, when its membership is ``tag`` or ``vmName``."""
-    how = nsx.membership_of(role)
-    if how == "tag":
-        return (Condition(key="Tag", operator="EQUALS", value=f"{nsx.nsx_tag_scope}|{cluster.name}-{role}"),)
-    if how == "vmName":
-        # EKS-A names VMs <cluster>-etcd-xxxxx and <cluster>-<workerGroup>-<hash>-xxxxx (upstream facts).
-        if role == "etcd":
-            return (Condition(key="Name", operator="STARTSWITH", value=f"{cluster.name}-etcd-"),)
-        if role == "worker":
-            return tuple(Condition(key="Name", operator="STARTSWITH", value=f"{cluster.name}-{g.name}-") for g in cluster.worker_groups)
-    return ()
-
-
-def role_addresses(cluster: Cluster, role: str) -> tuple[Network, ...]:
-    if role == "control-plane":
-        return cluster.control_plane.addresses
-    if role == "etcd":
-        return cluster.etcd
-    return cluster.workers
-
-
-def condition_addresses(topology: Topology, settings: VSphereSettings) -> dict[tuple[str, str, str], tuple[Network, ...]]:
-    """What each VM condition stands for, given that EKS-A tags and names the VMs as documented: the
-    addresses the config gives those VMs. (key, operator, value in lower case: NSX compares case-insensitively)."""
-    out: dict[tuple[str, str, str], tuple[Network, ...]] = {}
-    for cluster in topology.clusters:
-        for role in cluster.roles:
-            conditions = role_conditions(cluster, role, settings.nsx)
-            if settings.nsx.membership_of(role) == "vmName" and role == "worker":
-                for g, c in zip(cluster.worker_groups, conditions, strict=True):
-                    out[(c.key, c.operator, c.value.lower())] = g.machines.addresses
-            else:
-                for c in conditions:
-                    out[(c.key, c.operator, c.value.lower())] = role_addresses(cluster, role)
-    return out
 
 
 def _peer_group_key(cluster: Cluster, peer: str) -> str:
@@ -543,8 +490,8 @@ def _service(prefix: str, key: str, protocol: Protocol, ports: PortSet, has_v6: 
         for r in ports:
             for t in range(r.lo, r.hi + 1):
                 entries.append(ServiceEntry(id=f"icmpv4-{t}", protocol="ICMPv4", icmp_type=t))
-                if has_v6 and t in ICMPV6_TYPE:
-                    entries.append(ServiceEntry(id=f"icmpv6-{ICMPV6_TYPE[t]}", protocol="ICMPv6", icmp_type=ICMPV6_TYPE[t]))
+                if has_v6:
+                    entries.append(ServiceEntry(id=f"icmpv6-{icmpv6_type(t)}", protocol="ICMPv6", icmp_type=icmpv6_type(t)))
     else:
         proto: Literal["TCP", "UDP"] = "TCP" if protocol == "tcp" else "UDP"
         for i, chunk in enumerate(port_chunks(ports), start=1):
@@ -559,8 +506,3 @@ def _service(prefix: str, key: str, protocol: Protocol, ports: PortSet, has_v6: 
         description=f"eksa-firewall: {protocol.upper()} {format_ports(ports)}" + (" (ICMP types)" if protocol == "icmp" else ""),
         entries=tuple(entries),
     )
-
-
-def parse_port_text(text: str) -> PortRange:
-    lo, _, hi = text.partition("-")
-    return PortRange(int(lo), int(hi or lo))

@@ -54,7 +54,7 @@ def test_without_output_dir_nothing_is_written() -> None:
     del cfg["baremetal"]
     p = plan(cfg)
     assert not [r for r in p.run.resources if r.type.startswith("command:")]
-    assert "nftablesFiles" not in p.run.outputs
+    assert p.run.outputs["nftablesFiles"] == {}
     assert sorted(p.run.outputs["nftablesRulesets"]) == ["admin-machine", "mgmt/control-plane", "mgmt/worker"]
 
 
@@ -80,22 +80,22 @@ def test_apply_registers_one_remote_command_per_machine() -> None:
     assert "delete table inet eksa_firewall" in one["delete"] and "flush" not in one["delete"]
 
 
-def test_private_key_from_a_secret_config_value_never_appears() -> None:
+def test_the_ssh_private_key_secret_never_appears() -> None:
     cfg = example_config()
-    cfg["baremetal"] = {"apply": {"enabled": True, "privateKeyConfig": "ssh:privateKey"}}
+    cfg["baremetal"] = {"apply": {"enabled": True}}
     key = "-----BEGIN OPENSSH PRIVATE KEY-----FAKEKEY123-----END OPENSSH PRIVATE KEY-----"
     engine = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in cfg.items()}
-    run = run_program(
-        PROJECT_DIR / "__main__.py", project=PROJECT, stack="t", config={**engine, "ssh:privateKey": key}, secret_keys=["ssh:privateKey"]
-    )
+    secret = f"{PROJECT}:sshPrivateKey"
+    run = run_program(PROJECT_DIR / "__main__.py", project=PROJECT, stack="t", config={**engine, secret: key}, secret_keys=[secret])
     assert "FAKEKEY123" not in json.dumps([r.to_json() for r in run.resources]) + json.dumps(run.outputs)
-    assert any(r.type == "command:remote:Command" for r in run.resources)
+    remote = [r for r in run.resources if r.type == "command:remote:Command"]
+    assert remote and all(r.inputs["connection"] == SECRET for r in remote)
 
 
-def test_missing_private_key_is_a_config_error_before_anything_is_registered() -> None:
+def test_the_old_private_key_setting_is_refused_with_the_new_key_named() -> None:
     cfg = example_config()
     cfg["baremetal"] = {"apply": {"enabled": True, "privateKeyConfig": "ssh:privateKey"}}
-    with pytest.raises(ConfigError, match=r"baremetal.apply.privateKeyConfig: names ssh:privateKey, which is not set"):
+    with pytest.raises(ConfigError, match=r"baremetal.apply.privateKeyConfig: is replaced by the secret key sshPrivateKey"):
         plan(cfg)
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from components.baremetal import PLATFORM
 from components.baremetal.hosts import host_roles
-from components.baremetal.interpret import InterpretError, enforced_flows, parse_ruleset, ruleset_accesses
+from components.baremetal.interpret import InterpretError, parse_ruleset, ruleset_accesses
 from components.engine import Registration
 from components.flows import Access
 from components.ports import PortRange
@@ -66,10 +67,10 @@ def test_verify_variants(variant: str) -> None:
     assert report.required
 
 
-def test_enforced_flows_are_those_into_hosts_with_a_ruleset() -> None:
+def test_the_rulesets_decide_the_flows_into_hosts_with_a_ruleset() -> None:
     p = plan(_with_lb_and_jenkins(example_config()))
-    enforced = set(enforced_flows(p.topology, p.flows))
-    left_out = {(f.source, f.destination) for f in p.flows.flows if f not in enforced}
+    inbound = PLATFORM.visibility(p.topology).inbound
+    left_out = {(f.source, f.destination) for f in p.flows.flows if f.destination not in inbound}
     assert left_out == {
         ("admin-machine", "bmc"),
         ("control-plane", "bmc"),

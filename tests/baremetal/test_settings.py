@@ -39,10 +39,8 @@ def test_example_section() -> None:
 
 def test_apply_defaults_and_values() -> None:
     assert _settings({"apply": {"enabled": True}}).apply == ApplySettings()
-    s = _settings({"table": "edge_fw", "apply": {"enabled": True, "user": "ubuntu", "port": 2222, "privateKeyConfig": "ssh:key"}})
-    assert s.apply == ApplySettings(
-        user="ubuntu", port=2222, sudo=True, private_key_config="ssh:key", path="/etc/eksa-firewall/edge_fw.nft"
-    )
+    s = _settings({"table": "edge_fw", "apply": {"enabled": True, "user": "ubuntu", "port": 2222}})
+    assert s.apply == ApplySettings(user="ubuntu", port=2222, sudo=True, path="/etc/eksa-firewall/edge_fw.nft")
 
 
 @pytest.mark.parametrize(
@@ -54,7 +52,7 @@ def test_apply_defaults_and_values() -> None:
         ({"apply": {"enabled": True, "user": "Bad User"}}, "baremetal.apply.user: 'Bad User' is not a login name"),
         (
             {"apply": {"enabled": True, "privateKeyConfig": "id_rsa"}},
-            "baremetal.apply.privateKeyConfig: 'id_rsa' is not a namespaced config key",
+            "baremetal.apply.privateKeyConfig: is replaced by the secret key sshPrivateKey",
         ),
         ({"apply": {"enabled": True, "path": "relative.nft"}}, "baremetal.apply.path: 'relative.nft' is not a plain absolute path"),
         ({"outputDir": "it's"}, "baremetal.outputDir: contains a newline or a single quote"),

@@ -210,8 +210,8 @@ def generated_config(c: Case, n: int, *, settings: Mapping[str, Any] | None = No
 
 def secrets_of(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Split the example's secret keys (``[secret]`` placeholders) out of ``config``: (plain, secrets)."""
-    from components.platforms import ALL_SECRET_KEYS
+    from components.platform import all_secret_keys
 
-    plain = {k: v for k, v in config.items() if k not in ALL_SECRET_KEYS}
-    secrets = {k: str(v) for k, v in config.items() if k in ALL_SECRET_KEYS}
+    plain = {k: v for k, v in config.items() if k not in all_secret_keys()}
+    secrets = {k: str(v) for k, v in config.items() if k in all_secret_keys()}
     return plain, secrets

@@ -173,10 +173,10 @@ def test_bad_settings_register_nothing() -> None:
 
 def test_the_prism_password_stays_secret() -> None:
     project = load_project(PROJECT_DIR)
-    values = {**project.defaults, **base(provider={})}
+    values = {**project.defaults, **base(provider={"username": "eksa-firewall"})}
     config = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
-    config |= {"nutanix:username": "eksa-firewall", "nutanix:password": "s3cret-Pa55"}
-    run = run_program(project.program, project=PROJECT, stack="test", config=config, secret_keys=["nutanix:password"])
+    config |= {f"{PROJECT}:prismPassword": "s3cret-Pa55"}
+    run = run_program(project.program, project=PROJECT, stack="test", config=config, secret_keys=[f"{PROJECT}:prismPassword"])
     (provider,) = run.of_type("pulumi:providers:nutanix")
     assert provider.inputs["password"] == "[secret]"
     assert (provider.inputs["endpoint"], provider.inputs["port"], provider.inputs["username"]) == ("10.0.0.20", "9440", "eksa-firewall")

@@ -27,7 +27,6 @@ PIP_TIMEOUT_S = 180
 RUN_TIMEOUT_S = 120
 
 ARGS: dict[str, Any] = {
-    "platform": "vsphere",
     "adminMachine": {"addresses": ["10.20.0.10"]},
     "clients": {"api": ["10.30.0.0/16"], "ssh": ["10.20.0.0/28"]},
     "endpoints": {"vcenter": "10.20.0.5"},
@@ -46,20 +45,36 @@ CONSUMER_MAIN = """\
 \"\"\"A larger stack of another team: its own `components` package, and eksa-firewall installed beside it.\"\"\"
 
 import pulumi
+import pulumi_aws as aws
 
 from components.naming import resource_name  # the consumer's own `components` package
+from eksa_firewall.aws.component import AwsFirewall, AwsFirewallArgs
 from eksa_firewall.vsphere.component import VSphereFirewall, VSphereFirewallArgs
 
 args: VSphereFirewallArgs = {args}
 
 firewall = VSphereFirewall(resource_name("eksa"), args)
-pulumi.export("nsxPolicyPaths", firewall.stack_outputs()["nsxPolicyPaths"])
+pulumi.export("nsxPolicyPaths", firewall.nsx_policy_paths)
+
+# The security groups go into a VPC this stack creates: its id is an Output, known once the VPC exists.
+vpc = aws.ec2.Vpc("platform", cidr_block="10.40.0.0/16")
+aws_args: AwsFirewallArgs = {{
+    "adminMachine": {{"addresses": ["10.40.0.10"]}},
+    "clients": {{"api": ["10.30.0.0/16"]}},
+    "endpoints": {{"snowDevices": [{{"name": "unused", "address": "10.40.0.2"}}]}},
+    "clusters": [{{"name": "edge", "controlPlane": {{"endpoint": "10.40.1.10", "addresses": ["10.40.1.16/28"]}},
+                  "workerGroups": [{{"name": "md-0", "addresses": ["10.40.2.0/24"]}}]}}],
+    "aws": {{"mode": "region", "vpcId": vpc.id}},
+}}
+groups = AwsFirewall(resource_name("edge"), aws_args)
+pulumi.export("vpcId", vpc.id)
+pulumi.export("edgeWorkerGroup", groups.security_group_ids.apply(lambda ids: ids["edge"]["worker"]))
 """
 
 CONSUMER_BAD = """\
 from eksa_firewall.vsphere.component import VSphereFirewallArgs
 
-args: VSphereFirewallArgs = {"platform": "vsphere", "adminMachine": {"adresses": ["10.0.0.1"]}, "clusters": []}
+args: VSphereFirewallArgs = {"adminMachine": {"adresses": ["10.0.0.1"]}, "clusters": []}
 """
 
 RUNNER = """\
@@ -76,6 +91,7 @@ print(json.dumps({
     "names": [r.name for r in run.resources],
     "parents": sorted({r.parent.rsplit("::", 1)[-1] for r in run.resources if r.parent}),
     "outputs": run.outputs,
+    "vpc_ids": sorted({str(r.inputs.get("vpcId")) for r in run.resources if r.type == "aws:ec2/securityGroup:SecurityGroup"}),
 }))
 """
 
@@ -114,7 +130,6 @@ def consumer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_install_is_the_package_eksa_firewall(installed: Path) -> None:
     assert (installed / "eksa_firewall" / "vsphere" / "component.py").exists()
     assert (installed / "eksa_firewall" / "data" / "ports.toml").exists()  # package data: the catalog
-    assert (installed / "eksa_firewall" / "data" / "ports.json").exists()  # and the copy programs load
     assert (installed / "eksa_firewall" / "py.typed").exists()
     assert not (installed / "components").exists()  # never installed under the generic name
     # pyproject.toml lists the packages by their installed names: every package folder must be there.
@@ -151,8 +166,11 @@ def test_a_consumer_stack_outside_the_tree_runs_a_platform_component(installed: 
         report["types"]
     )
     assert "team-a-eksa" in report["names"]
-    assert report["parents"] == ["platform-stack-dev", "team-a-eksa"]  # the component under the stack, the rest under it
+    assert report["parents"] == ["platform-stack-dev", "team-a-edge", "team-a-eksa"]  # components under the stack, the rest under them
     assert report["outputs"]["nsxPolicyPaths"]
+    # The groups were created in the consumer's own VPC, from the Vpc resource's id Output.
+    assert report["vpc_ids"] == [report["outputs"]["vpcId"]]
+    assert report["outputs"]["edgeWorkerGroup"].startswith("sg-")
 
 
 def test_typed_args_are_checked_by_pyright(installed: Path, consumer: Path, tmp_path: Path) -> None:

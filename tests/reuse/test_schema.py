@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import tomllib
 import typing
 from pathlib import Path
@@ -12,9 +11,9 @@ import pulumi
 import pytest
 import yaml
 
-from components.platforms import PLATFORMS
-from components.topology import PLATFORM_SECTIONS
-from provider.hosting import PACKAGE, args_type, hosted, plain_ints, platform_components
+from components.component import camel_case
+from components.platform import platforms
+from provider.hosting import PACKAGE, args_type, hosted, plain_ints, platform_components, type_hints
 from provider.hosting import schema as package_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +39,7 @@ def test_the_package_name_and_version_match_the_python_package() -> None:
 
 
 def test_one_token_per_platform_in_the_index_module() -> None:
-    expected = {f"eksa-firewall:index:{p.component.partition(':')[2]}" for p in PLATFORMS.values()}
+    expected = {f"eksa-firewall:index:{p.component_class}" for p in platforms().values()}
     assert set(schema()["resources"]) == expected
     assert all(r["isComponent"] for r in schema()["resources"].values())
 
@@ -48,7 +47,7 @@ def test_one_token_per_platform_in_the_index_module() -> None:
 def _td_keys(td: Any) -> tuple[set[str], set[str]]:
     """All keys and the required ones. Not ``__required_keys__``: under ``from __future__ import annotations``
     Python cannot see ``NotRequired`` when the class is made, and counts every key as required."""
-    hints = typing.get_type_hints(td, include_extras=True)
+    hints = type_hints(td)
     return set(hints), {k for k, v in hints.items() if typing.get_origin(v) is not NotRequired}
 
 
@@ -57,9 +56,10 @@ def test_inputs_are_the_args_typeddict(component: type) -> None:
     resource = schema()["resources"][f"eksa-firewall:index:{component.__name__}"]
     keys, required = _td_keys(args_type(component))
     assert set(resource["inputProperties"]) == keys
-    assert set(resource.get("requiredInputs", [])) == required == {"platform", "adminMachine", "clusters"}
-    platform = next(name for name, p in PLATFORMS.items() if p.component.endswith(f":{component.__name__}"))
-    assert PLATFORM_SECTIONS[platform] in resource["inputProperties"]  # the platform's own section
+    assert set(resource.get("requiredInputs", [])) == required == {"adminMachine", "clusters"}  # no `platform`: the class decides
+    platform = next(p for p in platforms().values() if p.component_class == component.__name__)
+    assert platform.section in resource["inputProperties"]  # the platform's own section
+    assert set(platform.secret_keys) <= set(resource["inputProperties"])
 
 
 def test_nested_types_are_defined_and_typed() -> None:
@@ -79,12 +79,20 @@ def test_nested_types_are_defined_and_typed() -> None:
 
 
 @pytest.mark.parametrize("component", platform_components(), ids=lambda c: c.__name__)
-def test_outputs_are_served(component: type) -> None:
+def test_typed_outputs_have_the_same_names_in_python_and_in_the_schema(component: Any) -> None:
     resource = schema()["resources"][f"eksa-firewall:index:{component.__name__}"]
-    assert resource["properties"]["outputs"] == {"type": "object", "additionalProperties": {"$ref": "pulumi.json#/Any"}}
-    declared = {k for cls in component.__mro__ if not cls.__module__.startswith("pulumi") for k, v in inspect.get_annotations(cls).items()
-                if "Output" in str(v)}  # fmt: skip
-    assert declared <= set(resource["properties"])
+    names = component.output_names()
+    assert names, "every platform component declares typed outputs"
+    assert set(resource["properties"]) == {camel_case(n) for n in names}
+    assert set(resource.get("required", [])) <= set(resource["properties"])
+
+
+def test_pass_through_values_are_inputs_and_planned_values_are_plain() -> None:
+    aws = schema()["types"]["eksa-firewall:index:AwsSettingsArgs"]["properties"]
+    assert "plain" not in aws["vpcId"]  # an Output of another resource may be passed
+    assert aws["region"].get("plain") is True
+    cluster = schema()["types"]["eksa-firewall:index:ControlPlaneArgs"]["properties"]
+    assert cluster["endpoint"].get("plain") is True  # addresses are planned before anything exists
 
 
 # --- the hosting bridge --------------------------------------------------------------------------------------
@@ -110,10 +118,10 @@ def test_a_union_args_annotation_is_narrowed_to_its_typeddict() -> None:
     assert args_type(_Demo) is _Args
 
 
-def test_declared_outputs_are_kept_next_to_the_outputs_map() -> None:
+def test_declared_outputs_are_served() -> None:
     schema_ = package_schema([hosted(_Demo)])
     resource = schema_["resources"]["eksa-firewall:index:_Demo"]
-    assert set(resource["properties"]) == {"ready", "outputs"}
+    assert set(resource["properties"]) == {"ready"}
     assert set(resource["inputProperties"]) == {"platform", "inner"}
 
 

@@ -103,11 +103,11 @@ def test_tags_can_be_turned_off_and_nsx_too() -> None:
     config["vsphere"] = {"tags": {"enabled": False}, "nsx": {"host": "nsx", "username": "u"}}
     run = plan_config(config).run
     assert not [r for r in run.resources if r.type.startswith("vsphere:")]
-    assert "vsphereRoleTags" not in run.outputs
+    assert run.outputs["vsphereRoleTags"] == {} and run.outputs["vsphereTagCategoryId"] is None
     config["vsphere"] = {"nsx": {"enabled": False}}
     run = plan_config(config).run
     assert not [r for r in run.resources if r.type in NSX_TYPES]
-    assert "nsxPolicyPaths" not in run.outputs
+    assert run.outputs["nsxPolicyPaths"] == {} and run.outputs["nsxMode"] is None
     assert run.outputs["vsphereRoleTags"]
 
 

@@ -1,0 +1,136 @@
+"""The planner's scoping: which security groups a stack creates, and which flows each group owns.
+
+``Scope`` says which groups exist; ``duties`` says, flow by flow, which groups need an egress rule and which
+an ingress rule. Only the planner uses this: ``verify`` derives what is required from the flows and the
+declarative ``visibility.py``, so a scoping bug here shows up as a verify failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ..addresses import within
+from ..flows import Flow, FlowSet, endpoint_addresses
+from ..reader import Network
+from ..topology import Cluster, Topology
+from .settings import ADMIN_MACHINE, CONTROL_PLANE, CONTROL_PLANE_VIP, ETCD, JENKINS, WORKER, AwsSettings, GroupKey, group_members
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The groups a stack creates, and the addresses of each group's members (from the topology)."""
+
+    topology: Topology
+    keys: tuple[GroupKey, ...]
+    _key_set: frozenset[GroupKey] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_key_set", frozenset(self.keys))  # groups_of runs for every flow
+
+    @classmethod
+    def of(cls, topology: Topology, settings: AwsSettings) -> Scope:
+        keys: list[GroupKey] = []
+        if settings.groups.nodes:
+            for c in topology.clusters:
+                keys.append(GroupKey(c.name, CONTROL_PLANE))
+                if c.external_etcd is not None:
+                    keys.append(GroupKey(c.name, ETCD))
+                if c.worker_groups:
+                    keys.append(GroupKey(c.name, WORKER))
+        if settings.groups.admin_machine and topology.admin_machine:
+            keys.append(GroupKey("", ADMIN_MACHINE))
+        if settings.groups.jenkins and topology.jenkins is not None:
+            keys.append(GroupKey("", JENKINS))
+        return cls(topology, tuple(keys))
+
+    def members(self, key: GroupKey) -> tuple[Network, ...]:
+        return group_members(self.topology, key)
+
+    def groups_of(self, cluster: Cluster, endpoint: str) -> tuple[GroupKey, ...]:
+        """The groups that stand for ``endpoint`` of ``cluster``: all of them in scope, or none."""
+        candidates = endpoint_group_keys(self.topology, cluster, endpoint)
+        return candidates if candidates and all(k in self._key_set for k in candidates) else ()
+
+
+def endpoint_group_keys(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[GroupKey, ...]:
+    """The groups whose members are exactly ``endpoint``'s addresses (empty: a peer with no group)."""
+    c = cluster.name
+    if endpoint == CONTROL_PLANE:
+        return (GroupKey(c, CONTROL_PLANE),)
+    if endpoint == ETCD:
+        return (GroupKey(c, ETCD),) if cluster.external_etcd else (GroupKey(c, CONTROL_PLANE),)
+    if endpoint == WORKER:
+        return (GroupKey(c, WORKER),) if cluster.worker_groups else ()
+    if endpoint == "management-cluster" and cluster.managed_by:
+        manager = topology.cluster(cluster.managed_by)
+        return (GroupKey(manager.name, CONTROL_PLANE), *((GroupKey(manager.name, WORKER),) if manager.worker_groups else ()))
+    if endpoint == ADMIN_MACHINE:
+        return (GroupKey("", ADMIN_MACHINE),)
+    if endpoint == JENKINS:
+        return (GroupKey("", JENKINS),)
+    return ()
+
+
+# --- duties: which group needs which rule for which flow ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Duty:
+    """One flow the groups are responsible for: ``egress`` groups send it, ``ingress`` groups admit it."""
+
+    flow: Flow
+    egress: tuple[GroupKey, ...]
+    ingress: tuple[GroupKey, ...]
+    stand_in: bool = False  # the source is a machine found inside a client list (see ``duties``)
+
+
+def duties(topology: Topology, flows: FlowSet, scope: Scope) -> tuple[Duty, ...]:
+    """The flows whose source or destination is a group of ``scope``.
+
+    The control-plane VIP rides on a control-plane instance (kube-vip), so no group can admit traffic to
+    the VIP but not to the instance's own address: a flow to the VIP is admitted by the control-plane
+    group and is owed as a flow to the control-plane addresses. Egress rules, though, match destination
+    addresses, so a flow to the VIP from a group stays a flow to the VIP's own address.
+
+    A client list (clients.api/ssh/nodePort, Jenkins clients) that covers the admin machine or the Jenkins
+    server, when those have a group, makes that machine a client too: its group must let the flow out,
+    so the flow is owed again with that machine as its source ("stand-in"). The list's own CIDR rule
+    already admits it at the destination, so a stand-in needs egress only.
+    """
+    out: list[Duty] = []
+    for f in flows.flows:
+        cluster = topology.cluster(f.cluster)
+        senders = scope.groups_of(cluster, f.source)
+        if f.destination == CONTROL_PLANE_VIP:
+            if senders:
+                out.append(Duty(f, senders, ()))
+            out.extend(_stand_ins(topology, scope, cluster, f, ()))
+            admitters = scope.groups_of(cluster, CONTROL_PLANE)
+            if admitters:
+                folded = replace(f, destination=CONTROL_PLANE)
+                out.append(Duty(folded, senders, admitters))
+                out.extend(_stand_ins(topology, scope, cluster, folded, admitters))
+            continue
+        admitters = scope.groups_of(cluster, f.destination)
+        if senders or admitters:
+            out.append(Duty(f, senders, admitters))
+        out.extend(_stand_ins(topology, scope, cluster, f, admitters))
+    return tuple(out)
+
+
+CLIENT_ENDPOINTS = ("api-clients", "ssh-clients", "nodeport-clients", "jenkins-clients")
+
+
+def _stand_ins(topology: Topology, scope: Scope, cluster: Cluster, f: Flow, admitters: tuple[GroupKey, ...]) -> list[Duty]:
+    if f.source not in CLIENT_ENDPOINTS:
+        return []
+    clients = endpoint_addresses(topology, cluster, f.source)
+    out: list[Duty] = []
+    for machine in (ADMIN_MACHINE, JENKINS):
+        groups = scope.groups_of(cluster, machine)
+        if machine == f.destination or not groups:
+            continue
+        addresses = endpoint_addresses(topology, cluster, machine)
+        if addresses and all(any(within(a, c) for c in clients) for a in addresses):
+            out.append(Duty(replace(f, source=machine), groups, admitters, stand_in=True))
+    return out

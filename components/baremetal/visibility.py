@@ -1,0 +1,18 @@
+"""What the host rulesets decide, as data (for ``verify``; see components/visibility.py).
+
+Each ruleset filters its machines' input hook: the admin machine, and each cluster's control plane (with the
+control-plane VIP, and the Tinkerbell VIP on the management cluster's control plane: kube-vip answers on
+those nodes, so the packets reach their input hook addressed to the VIP), external etcd and workers.
+Output and forward are not filtered. BMCs, an external API load balancer and Jenkins are machines the
+rulesets are not on (the ACL export covers the physical firewalls in front of them).
+"""
+
+from __future__ import annotations
+
+from ..endpoints import ADMIN_MACHINE, CONTROL_PLANE, CONTROL_PLANE_VIP, ETCD, TINKERBELL_VIP, WORKER
+from ..topology import Topology
+from ..visibility import Visibility
+
+
+def visibility(topology: Topology) -> Visibility:
+    return Visibility(inbound=frozenset({ADMIN_MACHINE, CONTROL_PLANE, CONTROL_PLANE_VIP, TINKERBELL_VIP, ETCD, WORKER}))
