@@ -124,9 +124,9 @@ GUIDE_EXAMPLE = {
 }
 
 
-def stack_snippets(markdown: str) -> list[tuple[int, str, dict[str, Any]]]:
+def stack_snippets(markdown: str) -> list[tuple[int, str, str]]:
     """Each YAML block that is a stack file of this project (a `config:` with `eksa-firewall:` keys) or a fragment
-    of one (top-level `eksa-firewall:` keys): (line, "stack" | "fragment", parsed)."""
+    of one (top-level `eksa-firewall:` keys): (line, "stack" | "fragment", its text)."""
     found = []
     for m in FENCE.finditer(markdown):
         doc = pcr.load_yaml(m.group(1))
@@ -135,16 +135,16 @@ def stack_snippets(markdown: str) -> list[tuple[int, str, dict[str, Any]]]:
         line = markdown.count("\n", 0, m.start()) + 1
         config = doc.get("config")
         if isinstance(config, dict) and any(str(k).startswith(NS) for k in config):
-            found.append((line, "stack", doc))
+            found.append((line, "stack", m.group(1)))
         elif any(str(k).startswith(NS) for k in doc):
-            found.append((line, "fragment", doc))
+            found.append((line, "fragment", m.group(1)))
     return found
 
 
 DOC_SNIPPETS = [
-    (str(path.relative_to(ROOT)), line, kind, doc)
+    (str(path.relative_to(ROOT)), line, kind, text)
     for path in sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
-    for line, kind, doc in stack_snippets(path.read_text(encoding="utf-8"))
+    for line, kind, text in stack_snippets(path.read_text(encoding="utf-8"))
 ]
 
 
@@ -154,15 +154,16 @@ def test_the_snippet_finder_finds_stacks_and_fragments() -> None:
     assert {kind for _, _, kind, _ in DOC_SNIPPETS} == {"stack", "fragment"}  # docs/configuration.md has a whole stack
 
 
-@pytest.mark.parametrize(("doc", "line", "kind", "snippet"), DOC_SNIPPETS, ids=[f"{d}:{n}" for d, n, _, _ in DOC_SNIPPETS])
-def test_doc_snippet_passes_the_cli_config_checks(doc: str, line: str, kind: str, snippet: dict[str, Any]) -> None:
-    where = f"{doc}:{line}"
+@pytest.mark.parametrize(("doc", "line", "kind", "text"), DOC_SNIPPETS, ids=[f"{d}:{n}" for d, n, _, _ in DOC_SNIPPETS])
+def test_doc_snippet_passes_the_cli_config_checks(doc: str, line: int, kind: str, text: str) -> None:
+    where, snippet = f"{doc}:{line}", pcr.load_yaml(text)
     if kind == "stack":
         assert_no_secure_values(snippet["config"], where)
-        check("docs-snippet", pcr.yaml.safe_dump(snippet))
+        check("docs-snippet", text)
         return
     assert doc in GUIDE_EXAMPLE, f"{where}: a config fragment outside a platform guide; make it a whole stack file"
     assert_no_secure_values(snippet, where)
+    # pasted into the guide's example stack, replacing the sections it names
     example = pcr.load_yaml((ROOT / "stacks" / f"Pulumi.{GUIDE_EXAMPLE[doc]}.yaml").read_text(encoding="utf-8"))
     check(GUIDE_EXAMPLE[doc], pcr.yaml.safe_dump({**example, "config": {**example["config"], **snippet}}))
 
