@@ -124,24 +124,75 @@ def pr_stacks() -> ModuleType:
     return module
 
 
-HEAD = ["stacks/Pulumi.a.yaml", "stacks/Pulumi.b.yaml", "stacks/hardware.csv"]
-BASE = ["stacks/Pulumi.a.yaml", "stacks/Pulumi.gone.yaml"]
+HEAD = ["stacks/Pulumi.a.yaml", "stacks/Pulumi.b.yaml", "stacks/hardware.csv", "stacks/Pulumi.x-example.yaml"]
+BASE = ["stacks/Pulumi.a.yaml", "stacks/Pulumi.gone.yaml", "stacks/Pulumi.x-example.yaml"]
 
 
 @pytest.mark.parametrize(
-    ("changed", "removed", "expected"),
+    ("changed", "removed", "examples", "expected"),
     [
-        (["stacks/Pulumi.b.yaml"], False, ["b"]),
-        (["stacks/Pulumi.gone.yaml"], False, []),
-        (["stacks/Pulumi.gone.yaml"], True, ["gone"]),
-        (["docs/x.md"], True, []),
-        (["components/flows.py"], False, ["a", "b"]),
-        (["policy/policies.py"], True, ["a", "b", "gone"]),
-        (["stacks/hardware.csv"], False, []),
+        (["stacks/Pulumi.b.yaml"], False, False, ["b"]),
+        (["stacks/Pulumi.gone.yaml"], False, False, []),
+        (["stacks/Pulumi.gone.yaml"], True, True, ["gone"]),
+        (["docs/x.md"], True, True, []),
+        (["components/flows.py"], False, False, ["a", "b"]),  # the preview: real stacks only
+        (["components/flows.py"], True, True, ["a", "b", "gone", "x-example"]),  # the offline diff: examples too
+        (["policy/policies.py"], True, True, ["a", "b", "gone", "x-example"]),
+        (["stacks/Pulumi.x-example.yaml"], False, False, []),
+        (["stacks/Pulumi.x-example.yaml"], True, True, ["x-example"]),
+        (["stacks/hardware.csv"], False, False, []),
     ],
 )
-def test_changed_stacks(changed: list[str], removed: bool, expected: list[str]) -> None:
-    assert pr_stacks().select(changed, HEAD, BASE, include_removed=removed) == expected
+def test_changed_stacks(changed: list[str], removed: bool, examples: bool, expected: list[str]) -> None:
+    assert pr_stacks().select(changed, HEAD, BASE, include_removed=removed, include_examples=examples) == expected
+
+
+def _pr_stacks_calls(name: str) -> list[str]:
+    runs = "\n".join(s.get("run", "") for _, s in steps(load(name)))
+    return re.findall(r"pr_stacks\.py changed [^>\n]*", runs)
+
+
+def test_preview_gets_real_stacks_and_the_offline_diff_gets_examples_too() -> None:
+    [preview] = _pr_stacks_calls("preview.yml")
+    [diff] = _pr_stacks_calls("offline-diff.yml")
+    assert "--no-examples" in preview.split() and "--include-removed" not in preview.split()
+    assert "--no-examples" not in diff.split() and "--include-removed" in diff.split()
+
+
+def test_the_example_stacks_here_are_never_previewed() -> None:
+    """Every stack file this repository ships is an example: the preview of a PR that changes the program gets none."""
+    files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+    assert files and all(pr_stacks().is_example(s) for s in pr_stacks().stacks_in(files))
+    assert pr_stacks().select(["components/flows.py"], files, files, include_removed=False, include_examples=False) == []
+
+
+def test_the_changed_command_reads_git_and_its_flags(tmp_path: Path) -> None:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # fmt: skip
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=tmp_path, env=env, check=True, capture_output=True, text=True, timeout=30)
+        return done.stdout.strip()
+
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.snow-example.yaml").write_text("config: {}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "base")
+    base = git("rev-parse", "HEAD")
+    (tmp_path / "stacks" / "Pulumi.prod.yaml").write_text("config: {}\n")
+    (tmp_path / "Pulumi.yaml").write_text("name: p\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "head")
+    script = str(ROOT / ".github" / "scripts" / "pr_stacks.py")
+
+    def changed(*flags: str) -> str:
+        done = subprocess.run(["python3", script, "changed", base, *flags], cwd=tmp_path, env=env, check=True, capture_output=True,
+                              text=True, timeout=30)  # fmt: skip
+        return done.stdout.strip()
+
+    assert changed("--no-examples") == 'stacks=["prod"]'
+    assert changed("--include-removed") == 'stacks=["prod", "snow-example"]'
 
 
 def test_the_comment_has_its_marker_and_stays_under_githubs_limit() -> None:
