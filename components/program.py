@@ -15,6 +15,7 @@ from pulumi.runtime import config as runtime_config
 
 from .catalog import format_version
 from .component import Environment
+from .errors import ConfigError, Problem
 from .flows import build_flows
 from .platform import all_secret_keys
 from .topology import parse_topology
@@ -47,9 +48,23 @@ def read_args(config: pulumi.Config, keys: list[str]) -> dict[str, Any]:
     return args
 
 
+def plain_text_secrets(project: str, keys: list[str]) -> list[Problem]:
+    """Secret keys written in plain text. Pulumi.yaml cannot mark them ``secret: true`` (the CLI would then
+    require them in every stack), so the program checks what the CLI would have."""
+    return [
+        Problem(f"{project}:{key}", "is stored in plain text in the stack file", f"run `pulumi config set --secret {key}` instead")
+        for key in keys
+        if key in all_secret_keys() and not runtime_config.is_config_secret(f"{project}:{key}")
+    ]
+
+
 def main() -> None:
     project = pulumi.get_project()
-    args = read_args(pulumi.Config(), configured_keys(project))
+    keys = configured_keys(project)
+    problems = plain_text_secrets(project, keys)
+    if problems:
+        raise ConfigError(problems)
+    args = read_args(pulumi.Config(), keys)
     topology = parse_topology(args, key_prefix=f"{project}:")
     flows = build_flows(topology)  # refuses sensitive ports opened to the Internet, before anything exists
     platform = topology.platform_spec
