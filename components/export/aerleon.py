@@ -51,6 +51,7 @@ from ..reader import Network, canonical_networks
 from ..topology import Topology
 
 MAX_TERM_NAME = 24  # iptables (aerleon/lib/iptables.py _TERM_MAX_LENGTH)
+CLUSTER_IN_NAME = 9  # characters of a cluster's name in its term names (the rest: up to 14, e.g. sshc-etcd-tcp6)
 MAX_COMMENT = 128  # nft's limit for a chain comment (the nftables generator's term comments)
 DEFAULT_ACTIONS = ("deny", "reject")
 DEFAULT_PREFIX = "EKSA"
@@ -205,17 +206,19 @@ def abbreviation(endpoint: str) -> str:
     return "".join(w[0] for w in endpoint.split("-") if w)[:2] + _digest(endpoint, 2)
 
 
-def term_name(cluster: str, rest: str) -> str:
-    """``<cluster>-<rest>`` in at most 24 characters; a long cluster name is cut and given a digest of itself."""
+def cluster_part(cluster: str) -> str:
+    """The cluster in term names: its name, or when longer than 9 characters its first 5 and a digest of it."""
     cluster = re.sub(r"[^a-z0-9-]+", "-", cluster.lower())
-    name = f"{cluster}-{rest}"
-    if len(name) <= MAX_TERM_NAME:
-        return name
-    digest = _digest(cluster, 4)
-    room = MAX_TERM_NAME - len(rest) - 1 - len(digest)
-    if room >= 0:
-        return f"{cluster[:room]}{digest}-{rest}"
-    return "t" + _digest(name, MAX_TERM_NAME - 1)
+    return cluster if len(cluster) <= CLUSTER_IN_NAME else cluster[:5] + _digest(cluster, 4)
+
+
+def term_name(cluster: str, rest: str) -> str:
+    """``<cluster>-<rest>`` in at most 24 characters (iptables). Every term of a cluster starts the same way;
+    only a term whose ``rest`` is unusually long gets the cluster's digest alone, or a digest of the whole name."""
+    for name in (f"{cluster_part(cluster)}-{rest}", f"{_digest(cluster, 4)}-{rest}"):
+        if len(name) <= MAX_TERM_NAME:
+            return name
+    return "t" + _digest(f"{cluster}-{rest}", MAX_TERM_NAME - 1)
 
 
 def one_line(text: str, limit: int = MAX_COMMENT) -> str:

@@ -8,6 +8,7 @@ through ``aerleon.lib.yaml.ParsePolicy`` (aerleon/lib/yaml.py). Aerleon logs thr
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import logging
 import warnings
@@ -19,12 +20,29 @@ from typing import Any, NamedTuple
 import yaml
 
 from components.export.aerleon import AerleonOptions, aerleon_files
-from components.flows import FlowSet, expand
+from components.flows import FlowSet, build_flows, expand
 from components.reader import Network
-from components.topology import Topology
+from components.stackfile import load_project
+from components.topology import Topology, parse_topology
+from tests.helpers import PROJECT_DIR
 
 # The five generators the issue names, by Aerleon platform name, and the suffix of their files (api.Generate).
 GENERATORS = {"nftables": ".nft", "iptables": "", "srx": ".srx", "paloalto": ".xml", "ciscoasa": ".asa"}
+
+
+def from_stack(name: str) -> tuple[Topology, FlowSet]:
+    """A stack of stacks/ as the command line reads it (components.cli.load_stack_args)."""
+    from components.cli import load_stack_args
+
+    _sc, topology, flows = load_stack_args(argparse.Namespace(stack=name, stack_file=None, project_dir=str(PROJECT_DIR)))
+    return topology, flows
+
+
+def from_config(config: dict[str, Any]) -> tuple[Topology, FlowSet]:
+    """Un-namespaced config keys (a stack file's, as tests/helpers.py's plans use them) -> topology and flows."""
+    values = {**load_project(PROJECT_DIR).defaults, **config}
+    topology = parse_topology(values, read_file=lambda path: (PROJECT_DIR / path).read_text(encoding="utf-8"))
+    return topology, build_flows(topology)
 
 
 def write(files: dict[str, str], root: Path) -> Path:
@@ -158,7 +176,7 @@ def allowed_boxes(pol: Any, platform: str) -> list[Box]:
     for that platform (platform / platform-exclude), addresses of the filter's family.
 
     Checks the shape the export promises: accept terms, then one last term that matches everything and does
-    not accept. So the accepted space is the union of the accept terms."""
+    not accept (or none, where the filter drops by default). So the accepted space is the union of the accept terms."""
     from aerleon.lib.policy import Term
 
     out: list[Box] = []
@@ -168,9 +186,12 @@ def allowed_boxes(pol: Any, platform: str) -> list[Box]:
         options = header.FilterOptions(platform)
         family = {6} if "inet6" in options else {4}
         terms = [t for t in terms if (not t.platform or platform in t.platform) and platform not in t.platform_exclude]
-        *accepts, last = terms
-        assert last.action[0] in ("deny", "reject") and not (last.source_address or last.destination_address or last.protocol), last
-        for t in accepts:
+        if terms[-1].action != ["accept"]:
+            last = terms.pop()
+            assert last.action[0] in ("deny", "reject") and not (last.source_address or last.destination_address or last.protocol), last
+        else:  # no default term for this platform (reject on nftables): the chain's policy must drop
+            assert platform == "nftables" and "ACCEPT" not in options, (platform, options)
+        for t in terms:
             assert t.action == ["accept"], t
             assert len(t.protocol) == 1, t
             proto = t.protocol[0]
