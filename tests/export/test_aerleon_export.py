@@ -254,7 +254,7 @@ def test_dual_stack_has_a_filter_per_family() -> None:
         ({"default_action": "accept"}, "--default-action 'accept'"),
     ],
 )
-def test_bad_options_name_the_option(options: dict[str, str], message: str) -> None:
+def test_bad_options_name_the_option(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ExportError, match=message):
         AerleonOptions(**{"name": NAME, **options})
 
