@@ -64,6 +64,15 @@ def _straddling() -> tuple[Topology, FlowSet]:
     return from_config(cfg)
 
 
+def _ssh_from_anywhere() -> tuple[Topology, FlowSet]:
+    from tests.baremetal.common import ipv6_config
+
+    cfg = ipv6_config()
+    cfg["clients"]["ssh"] = ["0.0.0.0/0", "::/0"]
+    cfg["allowSshFromAnywhere"] = True
+    return from_config(cfg)
+
+
 STACKS = ("snow-example", "aws-region-example", "vsphere-example", "nutanix-example", "baremetal-example")
 # name -> (topology and flows, segment, default action)
 CASES: dict[str, tuple[Callable[[], tuple[Topology, FlowSet]], tuple[str, ...], str]] = {
@@ -76,6 +85,8 @@ CASES: dict[str, tuple[Callable[[], tuple[Topology, FlowSet]], tuple[str, ...], 
     "baremetal-rack-reject": (_bm("workload_cluster_config"), ("198.51.100.0/24",), "reject"),
     "vsphere-segment": ((lambda: from_stack("vsphere-example")), ("10.20.0.0/16",), "deny"),
     "straddling-dual-stack": (_straddling, ("198.51.100.0/25", "2001:db8::/64"), "deny"),
+    "ssh-from-anywhere": (_ssh_from_anywhere, (), "deny"),
+    "ssh-from-anywhere-rack": (_ssh_from_anywhere, ("198.51.100.0/24", "2001:db8::/64"), "reject"),
 }
 
 
@@ -112,6 +123,18 @@ def test_aerleon_allows_exactly_the_flows_on_every_target(tmp_path: Path, case: 
     for platform in GENERATORS:
         want = [b for b in required if platform != "ciscoasa" or b.version == 4]
         assert differences(want, allowed_boxes(pol, platform)) == [], platform
+
+
+def test_a_large_environment_renders_without_a_warning(tmp_path: Path) -> None:
+    """20 bare-metal clusters (tests/bench/generate.py: one management cluster, 19 workload clusters)."""
+    from tests.bench.generate import case, generated_config
+
+    topology, flows = from_config(generated_config(case("baremetal"), 20))
+    options = AerleonOptions(name="eksa-large")
+    with aerleon_warnings() as found:
+        out = generate(export_to(tmp_path, topology, flows, options))
+    assert found == []
+    assert out["eksa-large.nft"].count("    chain ") > len(flows.flows)
 
 
 def test_the_checks_can_fail(tmp_path: Path) -> None:
