@@ -302,16 +302,16 @@ def _flow_services(flow: Flow, catalog: Catalog, prefix: str) -> list[ServiceDef
     moved = [r for r in rows if r not in fitted]
     out = [_service(prefix, r, r.ports, suffix=False) for r in fitted]
     rest = subtract(flow.ports, merge([p for r in fitted for p in r.ports]))
-    if bool(rest) != bool(moved):
+    if rest and not moved:
         raise ExportError(
             f"cannot attribute the ports {format_ports(rest)} of flow {flow} to its rows: a bug in eksa-firewall, please report it"
         )
-    out += [_service(prefix, r, rest, suffix=True) for r in moved]
-    return out
+    # (A moved port that another row of the flow already opens needs no service of its own.)
+    return out + [_service(prefix, r, rest, suffix=True) for r in moved] if rest else out
 
 
 def _service(prefix: str, row: Row, ports: PortSet, *, suffix: bool) -> ServiceDef:
-    name = token(prefix, row.id, *([format_ports(ports).replace(",", "_")] if suffix else []))
+    name = token(prefix, row.id, *([format_ports(ports)] if suffix else []))
     return ServiceDef(name=name, protocol=row.protocol, ports=ports, row=row.id, purpose=row.purpose)
 
 
@@ -335,7 +335,8 @@ class _Side(NamedTuple):
 
 
 def _sides(net: NetworkDef, segment: Sequence[Network], extra: dict[str, NetworkDef]) -> tuple[_Side | None, _Side | None]:
-    """The endpoint's (inside, outside) parts as networks: the endpoint's own when it is wholly on one side."""
+    """The endpoint's (inside, outside) parts as networks: the endpoint's own when it is wholly on one side.
+    Without a segment everything is "outside": every flow is one part, from outside to outside."""
     if not segment:
         return None, _Side(net.name, net.addresses)
     inside, outside = _split(net.addresses, segment)

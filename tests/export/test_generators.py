@@ -54,6 +54,18 @@ def _moved_ports() -> tuple[Topology, FlowSet]:
     return from_config(cfg)
 
 
+def _vsphere_moved_ports() -> tuple[Topology, FlowSet]:
+    """Custom etcd ports (external etcd) and API server port 443 on every cluster of the vSphere example."""
+    from tests.helpers import example_args
+
+    cfg = example_args("vsphere-example")
+    for cluster in cfg["clusters"]:
+        cluster["controlPlane"]["apiServerPort"] = 443
+        if "etcd" in cluster:
+            cluster["etcd"].update(clientPort=12379, peerPort=12380)
+    return from_config(cfg)
+
+
 def _straddling() -> tuple[Topology, FlowSet]:
     from tests.baremetal.common import example_config
 
@@ -81,6 +93,7 @@ CASES: dict[str, tuple[Callable[[], tuple[Topology, FlowSet]], tuple[str, ...], 
     "baremetal-external-etcd": (_bm("external_etcd_config"), (), "deny"),
     "baremetal-workload-cluster": (_bm("workload_cluster_config"), (), "reject"),
     "baremetal-moved-ports": (_moved_ports, (), "deny"),
+    "vsphere-moved-ports": (_vsphere_moved_ports, (), "deny"),
     "baremetal-rack": ((lambda: from_stack("baremetal-example")), ("198.51.100.0/24",), "deny"),
     "baremetal-rack-reject": (_bm("workload_cluster_config"), ("198.51.100.0/24",), "reject"),
     "vsphere-segment": ((lambda: from_stack("vsphere-example")), ("10.20.0.0/16",), "deny"),
