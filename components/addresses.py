@@ -27,3 +27,49 @@ def canonical_networks(nets: Iterable[Network]) -> tuple[Network, ...]:
 
 def is_everywhere(net: Network) -> bool:
     return net.prefixlen == 0
+
+
+class AddressError(ValueError):
+    """Text that is not a plain address or CIDR: ``message`` says why, ``fix`` what to write instead."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+
+def parse_network(text: str, *, single: bool = False) -> Network:
+    """A CIDR, or a single address (stored as /32 or /128), parsed strictly into its canonical value.
+
+    What ``ipaddress`` would accept but a firewall rule must never carry is refused: an IPv6 zone id
+    (``fe80::1%eth0``: ``ipaddress`` keeps any text after ``%``, newlines included, and prints it back), and
+    whitespace or control characters anywhere. The value returned is rebuilt from its address and prefix
+    length, so ``str()`` of it is canonical text: only that ever reaches a rendered rule.
+    """
+    stripped = text.strip()
+    if "%" in stripped:
+        address = stripped.split("%", 1)[0]
+        raise AddressError(
+            f"{text!r} has an IPv6 zone id (%...): firewall rules match addresses, not interfaces",
+            f"write the address without its zone, such as {address!r}" if address else "write a plain IP address",
+        )
+    if not stripped or any(c.isspace() or not c.isprintable() for c in stripped):
+        raise AddressError(f"{text!r} is not an IP address or CIDR", "write one address or CIDR per entry, such as 10.0.0.0/24")
+    kind = "an IP address" if single else "an IP address or CIDR"
+    try:
+        parsed = ipaddress.ip_network(stripped, strict=True)
+    except ValueError:
+        try:
+            loose = ipaddress.ip_network(stripped, strict=False)
+        except ValueError:
+            raise AddressError(
+                f"{text!r} is not {kind}", f"write {kind}, such as 10.0.0.5" + ("" if single else " or 10.0.0.0/24")
+            ) from None
+        host = stripped.split("/")[0]
+        raise AddressError(
+            f"{text!r} has host bits set", f"use {loose} for the whole subnet, or {host}/{loose.max_prefixlen} for the single host"
+        ) from None
+    canonical = ipaddress.ip_network((parsed.network_address, parsed.prefixlen))
+    if single and canonical.prefixlen != canonical.max_prefixlen:
+        raise AddressError(f"{text!r} is a range, not one address", "give a single IP address")
+    return canonical

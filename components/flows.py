@@ -14,7 +14,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .addresses import Network, canonical_networks, is_everywhere
+from .addresses import Network, canonical_networks
+from .exposure import anywhere_families, exposure_share
 from .catalog import Catalog, Protocol, Row, load_catalog
 from .endpoints import (
     ADMIN_MACHINE,
@@ -313,14 +314,18 @@ def _local_only_why(row: Row) -> str:
 
 
 def _exposure(topology: Topology, cluster: Cluster, source: str, row: Row) -> list[Problem]:
-    if not any(is_everywhere(n) for n in endpoint_addresses(topology, cluster, source)):
+    families = anywhere_families(endpoint_addresses(topology, cluster, source))
+    if not families:
         return []
     keys = endpoint_keys(topology, cluster, source) or (source,)
+    internet = " and ".join(f"IPv{v}" for v in families)
     return [
         Problem(
             key,
-            f"contains a whole address family, which would open {row.purpose} (TCP {row.ports_text}) to the Internet",
-            "list the real addresses of these machines; etcd, the kubelet and the control-plane components must never be reachable from 0.0.0.0/0 or ::/0",
+            f"covers (alone or with the other ranges listed there) more than {exposure_share()} of the {internet} Internet, which "
+            f"would open {row.purpose} ({row.protocol.upper()} {row.ports_text}) to it",
+            "list the real addresses of these machines; etcd, the kubelet and the control-plane components must never be reachable "
+            "from 0.0.0.0/0, ::/0 or ranges that add up to them (docs/configuration.md, exposure)",
         )
         for key in keys
     ]

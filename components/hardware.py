@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
-import ipaddress
 from typing import NamedTuple
 
-from .reader import Network, Reader, key_join
+from .addresses import AddressError, Network, parse_network
+from .reader import Reader, key_join
 
 REQUIRED_COLUMNS = ("hostname", "ip_address", "labels")
 SECRET_COLUMNS = frozenset({"bmc_username", "bmc_password"})
@@ -83,7 +83,7 @@ def _host(text: str, key: str, reader: Reader, *, required: bool) -> Network | N
             reader.problem(key, "is empty", "give the machine its static IP address")
         return None
     try:
-        return ipaddress.ip_network(ipaddress.ip_address(text))
-    except ValueError:
-        reader.problem(key, f"{text!r} is not an IP address", "write a single IP address such as 10.10.50.2")
+        return parse_network(text, single=True)
+    except AddressError as exc:
+        reader.problem(key, exc.message, exc.fix)
         return None

@@ -8,11 +8,10 @@ a single ``ConfigError`` listing them all.
 from __future__ import annotations
 
 import inspect
-import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from .addresses import Network, canonical_networks, is_everywhere
+from .addresses import AddressError, Network, canonical_networks, is_everywhere, parse_network
 from .errors import ConfigError, Problem
 
 __all__ = ["Network", "Reader", "canonical_networks", "is_deferred", "is_everywhere", "key_join"]
@@ -153,34 +152,19 @@ class Reader:
 
     # --- addresses ----------------------------------------------------------------------------
 
-    def network(self, value: Any, key: str) -> Network | None:
-        """A CIDR or a single address (stored as /32 or /128)."""
+    def network(self, value: Any, key: str, *, single: bool = False) -> Network | None:
+        """A CIDR or a single address (stored as /32 or /128), canonical (``addresses.parse_network``)."""
         if self.deferred(value, key):
             return None
         if not isinstance(value, str) or not value.strip():
-            self.problem(key, f"{value!r} is not an IP address or CIDR", f"write {key} like 10.0.0.0/24 or 10.0.0.5")
+            what = "an IP address" if single else "an IP address or CIDR"
+            self.problem(key, f"{value!r} is not {what}", f"write {key} like 10.0.0.5" + ("" if single else " or 10.0.0.0/24"))
             return None
-        text = value.strip()
         try:
-            return ipaddress.ip_network(text, strict=True)
-        except ValueError:
-            pass
-        try:
-            loose = ipaddress.ip_network(text, strict=False)
-        except ValueError:
-            if "/" not in text and text.count(".") == 3:
-                fix = f"write {key} as a dotted IPv4 address such as 10.0.0.5 or a CIDR such as 10.0.0.0/24"
-            else:
-                fix = f"write {key} as an IP address (10.0.0.5) or a CIDR (10.0.0.0/24)"
-            self.problem(key, f"{text!r} is not a valid IP address or CIDR", fix)
+            return parse_network(value, single=single)
+        except AddressError as exc:
+            self.problem(key, exc.message, exc.fix)
             return None
-        host = text.split("/")[0]
-        self.problem(
-            key,
-            f"{text!r} has host bits set",
-            f"use {loose} for the whole subnet, or {host}/{loose.max_prefixlen} for the single host",
-        )
-        return None
 
     def address(self, value: Any, key: str, *, required: bool = True) -> Network | None:
         """A single host address, stored as /32 or /128."""
@@ -188,36 +172,33 @@ class Reader:
             if required:
                 self.problem(key, "is required", f"set {key} to an IP address such as 10.0.0.5")
             return None
-        if self.deferred(value, key):
-            return None
-        if isinstance(value, str) and "/" in value:
-            net = self.network(value, key)
-            if net is not None and net.prefixlen != net.max_prefixlen:
-                self.problem(key, f"{value!r} is a range, not one address", f"set {key} to a single IP address")
-                return None
-            return net
-        if not isinstance(value, str):
-            self.problem(key, f"{value!r} is not an IP address", f"set {key} to an IP address such as 10.0.0.5")
-            return None
-        try:
-            return ipaddress.ip_network(ipaddress.ip_address(value.strip()))
-        except ValueError:
-            self.problem(key, f"{value!r} is not an IP address", f"set {key} to an IP address such as 10.0.0.5")
-            return None
+        return self.network(value, key, single=True)
 
     def networks(self, value: Any, key: str, *, required: bool = False) -> tuple[Network, ...]:
+        """A list of CIDRs, canonical and sorted; problems name each entry by its index as written."""
         items = self.seq(value, key, required=required, non_empty=required)
-        nets: list[Network] = []
+        seen: dict[Network, int] = {}
         for i, item in enumerate(items):
             net = self.network(item, key_join(key, i))
-            if net is not None:
-                nets.append(net)
-        seen: set[Network] = set()
-        for i, net in enumerate(nets):
+            if net is None:
+                continue
             if net in seen:
-                self.problem(key_join(key, i), f"{net} is listed twice", f"remove the duplicate from {key}")
-            seen.add(net)
-        return canonical_networks(nets)
+                self.problem(
+                    key_join(key, i), f"{net} is listed twice (also at {key_join(key, seen[net])})", f"remove the duplicate from {key}"
+                )
+                continue
+            seen[net] = i
+        return canonical_networks(seen)
+
+    def written_index(self, value: Any, net: Network) -> int | None:
+        """The index at which ``net`` was written in the list ``value`` (for messages about a parsed list)."""
+        for i, item in enumerate(value if isinstance(value, list) else ()):
+            try:
+                if isinstance(item, str) and parse_network(item) == net:
+                    return i
+            except AddressError:
+                continue
+        return None
 
 
 def _close_matches(word: str, choices: Iterable[str]) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any
 from .catalog import LATEST_KNOWN_EKSA_VERSION, Version, format_version, parse_version
 from .hardware import Machine, parse_hardware_csv
 from .platform import Platform, all_secret_keys, all_sections, platforms
+from .exposure import anywhere_families, exposure_share
 from .reader import Network, Reader, canonical_networks, is_everywhere, key_join
 
 # Top-level keys, in the order docs/configuration.md explains them. Platform sections and secret keys come
@@ -222,14 +223,19 @@ def parse_topology(
         node_port=r.networks(clients_cfg.get("nodePort"), key_join(key("clients"), "nodePort")),
     )
     allow_ssh_anywhere = r.boolean(config.get("allowSshFromAnywhere"), key("allowSshFromAnywhere"), False)
-    if not allow_ssh_anywhere:
-        for i, net in enumerate(clients.ssh):
-            if is_everywhere(net):
-                r.problem(
-                    key_join(key_join(key("clients"), "ssh"), i),
-                    f"{net} opens SSH on every node to the whole Internet",
-                    f"list your bastion or admin ranges instead, or set {key('allowSshFromAnywhere')}: true if you really mean it",
-                )
+    families = anywhere_families(clients.ssh)
+    if families and not allow_ssh_anywhere:
+        ssh_key = key_join(key("clients"), "ssh")
+        whole = [n for n in clients.ssh if is_everywhere(n)]
+        index = r.written_index(clients_cfg.get("ssh"), whole[0]) if whole else None
+        where = key_join(ssh_key, index) if index is not None else ssh_key
+        internet = " and ".join(f"IPv{v}" for v in families)
+        r.problem(
+            where,
+            f"opens SSH on every node to the {internet} Internet"
+            + ("" if whole else f" (its ranges together cover more than {exposure_share()} of it)"),
+            f"list your bastion or admin ranges instead, or set {key('allowSshFromAnywhere')}: true if you really mean it",
+        )
     cilium = r.boolean(config.get("cilium"), key("cilium"), True)
     jenkins = _jenkins(config.get("managementTools"), key("managementTools"), r)
     endpoints = _endpoints(config.get("endpoints"), key("endpoints"), r)

@@ -79,7 +79,7 @@ BAD: list[tuple[str, Callable[[Config], object], str, str, str]] = [
         "invalid CIDR",
         lambda c: cp(c).update(addresses=["10.10.1.0/33"]),
         "eksa-firewall:clusters[0].controlPlane.addresses[0]",
-        "not a valid IP address or CIDR",
+        "is not an IP address or CIDR",
         "10.0.0.0/24",
     ),
     (
@@ -157,8 +157,15 @@ BAD: list[tuple[str, Callable[[Config], object], str, str, str]] = [
         "etcd opened to the Internet",
         lambda c: c.update(adminMachine={"addresses": ["0.0.0.0/0"]}),
         "eksa-firewall:adminMachine.addresses",
-        "whole address family",
+        "of the IPv4 Internet",
         "never be reachable from 0.0.0.0/0",
+    ),
+    (
+        "etcd opened to the Internet in two halves",
+        lambda c: c.update(adminMachine={"addresses": ["0.0.0.0/1", "128.0.0.0/1"]}),
+        "eksa-firewall:adminMachine.addresses",
+        "of the IPv4 Internet",
+        "ranges that add up to them",
     ),
     (
         "kubelet opened to the Internet",
@@ -169,10 +176,38 @@ BAD: list[tuple[str, Callable[[Config], object], str, str, str]] = [
     ),
     (
         "SSH from anywhere",
-        lambda c: c["clients"].update(ssh=["0.0.0.0/0"]),
-        "eksa-firewall:clients.ssh[0]",
-        "whole Internet",
+        lambda c: c["clients"].update(ssh=["10.99.0.0/24", "0.0.0.0/0"]),
+        "eksa-firewall:clients.ssh[1]",
+        "IPv4 Internet",
         "allowSshFromAnywhere: true",
+    ),
+    (
+        "SSH from anywhere in two halves",
+        lambda c: c["clients"].update(ssh=["0.0.0.0/1", "128.0.0.0/1"]),
+        "eksa-firewall:clients.ssh",
+        "ranges together cover more than 1/16",
+        "allowSshFromAnywhere: true",
+    ),
+    (
+        "a duplicate after an invalid entry is named by its written index",
+        lambda c: c["clients"].update(ssh=["not-an-address", "10.99.0.0/24", "10.99.0.0/24"]),
+        "eksa-firewall:clients.ssh[2]",
+        "listed twice (also at eksa-firewall:clients.ssh[1])",
+        "remove the duplicate",
+    ),
+    (
+        "an IPv6 zone id cannot reach a rule",
+        lambda c: cp(c).update(addresses=["fe80::1%x\nflush ruleset\ntable inet evil {}"]),
+        "eksa-firewall:clusters[0].controlPlane.addresses[0]",
+        "has an IPv6 zone id",
+        "without its zone",
+    ),
+    (
+        "a zone id on the VIP",
+        lambda c: cp(c).update(endpoint="fe80::1%eth0"),
+        "eksa-firewall:clusters[0].controlPlane.endpoint",
+        "has an IPv6 zone id",
+        "'fe80::1'",
     ),
     (
         "typo in a key",
@@ -340,3 +375,23 @@ def test_platform_settings_errors_name_the_stack_key() -> None:
         plan_config(cfg, recorded=recorded)
     assert all(p.key.startswith("eksa-firewall:vsphere") for p in err.value.problems), [str(p) for p in err.value.problems]
     assert recorded == []
+
+
+def test_a_zone_id_in_the_hardware_csv_is_refused_with_its_line(tmp_path) -> None:
+    csv = tmp_path / "hardware.csv"
+    csv.write_text(
+        "hostname,bmc_ip,mac,ip_address,netmask,gateway,nameservers,labels,disk\n"
+        'cp1,198.51.100.101,CC:48:3A:00:00:01,"fe80::1%x\nflush ruleset",64,,,type=cp,/dev/sda\n',
+        encoding="utf-8",
+    )
+    cfg = {
+        "platform": "baremetal",
+        "adminMachine": {"addresses": ["198.51.100.5"]},
+        "endpoints": {"tinkerbellIp": "198.51.100.50"},
+        "hardwareCsv": str(csv),
+        "clusters": [{"name": "mgmt", "controlPlane": {"endpoint": "198.51.100.60", "hardwareSelector": {"type": "cp"}}}],
+    }
+    with pytest.raises(ConfigError) as err:
+        parse_topology(cfg)
+    keys = {p.key: p for p in err.value.problems}
+    assert "zone id" in keys["hardwareCsv.line 2.ip_address"].message
