@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .addresses import Network, canonical_networks
-from .exposure import anywhere_families, exposure_share
 from .catalog import Catalog, Protocol, Row, load_catalog
 from .endpoints import (
     ADMIN_MACHINE,
@@ -39,6 +38,7 @@ from .endpoints import (
     WORKER,
 )  # fmt: skip
 from .errors import ConfigError, Problem
+from .exposure import anywhere_families, exposure_share
 from .ports import PortRange, PortSet, format_ports, merge
 from .reader import key_join
 from .topology import Cluster, Topology

@@ -14,9 +14,9 @@ from types import MappingProxyType
 from typing import Any
 
 from .catalog import LATEST_KNOWN_EKSA_VERSION, Version, format_version, parse_version
+from .exposure import anywhere_families, exposure_share
 from .hardware import Machine, parse_hardware_csv
 from .platform import Platform, all_secret_keys, all_sections, platforms
-from .exposure import anywhere_families, exposure_share
 from .reader import Network, Reader, canonical_networks, is_everywhere, key_join
 
 # Top-level keys, in the order docs/configuration.md explains them. Platform sections and secret keys come
