@@ -22,7 +22,7 @@ from .reader import Network, Reader, canonical_networks, is_everywhere, key_join
 # Top-level keys, in the order docs/configuration.md explains them. Platform sections and secret keys come
 # from the platform registry (components/platform.py); each platform's own module parses its section.
 COMMON_KEYS = (
-    "platform", "eksaVersion", "adminMachine", "clients", "allowSshFromAnywhere", "cilium",
+    "platform", "eksaVersion", "adminMachine", "clients", "allowSshFromAnywhere", "allowOverlappingRoles", "cilium",
     "managementTools", "endpoints", "hardwareCsv", "clusters",
 )  # fmt: skip
 
@@ -241,6 +241,8 @@ def parse_topology(
     endpoints = _endpoints(config.get("endpoints"), key("endpoints"), r)
     hardware = _hardware(config.get("hardwareCsv"), key("hardwareCsv"), r, read_file)
     clusters = _clusters(config.get("clusters"), key("clusters"), r, hardware)
+    if not r.boolean(config.get("allowOverlappingRoles"), key("allowOverlappingRoles"), False):
+        _refuse_overlaps(_claims(clusters, admin, endpoints.tinkerbell_ip, key), key("allowOverlappingRoles"), r)
 
     if spec is not None:
         _platform_requirements(spec, endpoints, key, r)
@@ -522,3 +524,80 @@ def _cluster(
         etcd_peer_port=peer_port,
         worker_groups=tuple(sorted(groups, key=lambda g: g.name)),
     )
+
+
+# --- overlaps: a machine gets the rules of every role whose addresses hold it --------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Claim:
+    """Addresses one config key gives to one kind of machine (a role of a cluster, a VIP, the admin machine)."""
+
+    key: str
+    kind: str  # a node role, "control-plane-vip", "tinkerbell-vip" or "admin-machine"
+    cluster: str | None
+    networks: tuple[Network, ...]
+
+
+def _claims(
+    clusters: tuple[Cluster, ...], admin: tuple[Network, ...], tinkerbell: Network | None, key: Callable[[str], str]
+) -> list[_Claim]:
+    claims = [_Claim(key=key_join(key("adminMachine"), "addresses"), kind="admin-machine", cluster=None, networks=admin)]
+    if tinkerbell is not None:
+        claims.append(_Claim(key=key_join(key("endpoints"), "tinkerbellIp"), kind="tinkerbell-vip", cluster=None, networks=(tinkerbell,)))
+    for c in clusters:
+        roles = [("control-plane", c.control_plane), *((("etcd", c.external_etcd),) if c.external_etcd else ())]
+        roles += [("worker", g.machines) for g in c.worker_groups]
+        claims += [_Claim(key=key_join(m.key, "addresses"), kind=role, cluster=c.name, networks=m.addresses) for role, m in roles]
+        vip_key = key_join(c.control_plane.key, "endpoint")
+        claims.append(_Claim(key=vip_key, kind="control-plane-vip", cluster=c.name, networks=(c.endpoint,)))
+    return claims
+
+
+def _may_share(a: _Claim, b: _Claim) -> bool:
+    """Addresses two claims may share: a VIP inside its control plane's range (kube-vip runs on those nodes), the
+    Tinkerbell VIP inside a control plane's range, two worker groups of one cluster (the same rules)."""
+    pair = {a.kind, b.kind}
+    if pair == {"control-plane-vip", "control-plane"}:
+        return a.cluster == b.cluster
+    if pair == {"tinkerbell-vip", "control-plane"}:
+        return True
+    return a.kind == b.kind == "worker" and a.cluster == b.cluster
+
+
+def _refuse_overlaps(claims: list[_Claim], option: str, r: Reader) -> None:
+    """Report claims whose addresses overlap: a sweep over the ranges sorted by start, O(n log n).
+
+    A claim that counts as "anywhere" (components/exposure.py) is no set of machines: the exposure rules judge
+    it (sensitive ports, SSH), not this check. Each claim is reported once, naming every claim it overlaps."""
+    spans = sorted(
+        (
+            (n.version, int(n.network_address), int(n.broadcast_address), i, n)
+            for i, c in enumerate(claims)
+            if not anywhere_families(c.networks)
+            for n in c.networks
+        ),
+        key=lambda s: s[:3],
+    )
+    partners: dict[int, dict[int, tuple[Network, Network]]] = {}
+    reach: tuple[int, int, int, Network] | None = None  # (version, end, claim index, network): the span reaching furthest
+    for version, start, end, i, net in spans:
+        if reach is not None and reach[0] == version and start <= reach[1] and reach[2] != i:
+            j, other = reach[2], reach[3]
+            if not _may_share(claims[j], claims[i]):
+                partners.setdefault(i, {}).setdefault(j, (net, other))
+        if reach is None or reach[0] != version or end > reach[1]:
+            reach = (version, end, i, net)
+    for i, found in sorted(partners.items()):
+        b = claims[i]
+        overlaps = "; ".join(f"{net} overlaps {other} of {claims[j].key} ({_what(claims[j])})" for j, (net, other) in sorted(found.items()))
+        r.problem(
+            b.key,
+            f"{overlaps}: a machine there would get the rules of both ({_what(b)} too)",
+            f"give each its own addresses (the IP pool or subnet EKS-A assigns it), or set {option}: true if these "
+            "machines really serve both (docs/configuration.md)",
+        )
+
+
+def _what(claim: _Claim) -> str:
+    return f"{claim.cluster} {claim.kind}" if claim.cluster else claim.kind

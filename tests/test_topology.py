@@ -210,6 +210,27 @@ BAD: list[tuple[str, Callable[[Config], object], str, str, str]] = [
         "'fe80::1'",
     ),
     (
+        "a control plane inside a worker range",
+        lambda c: cp(c).update(addresses=["10.10.2.0/26"]),
+        "eksa-firewall:clusters[0].workerGroups[0].addresses",
+        "overlaps 10.10.2.0/26 of eksa-firewall:clusters[0].controlPlane.addresses (mgmt control-plane)",
+        "allowOverlappingRoles: true",
+    ),
+    (
+        "a VIP inside a worker range",
+        lambda c: cp(c).update(endpoint="10.10.2.7"),
+        "eksa-firewall:clusters[0].controlPlane.endpoint",
+        "overlaps 10.10.2.0/24 of eksa-firewall:clusters[0].workerGroups[0].addresses (mgmt worker)",
+        "give each its own addresses",
+    ),
+    (
+        "two clusters with the same addresses",
+        lambda c: c["clusters"][1]["controlPlane"].update(addresses=["10.10.1.0/26"]),
+        "eksa-firewall:clusters[0].controlPlane.addresses",
+        "overlaps 10.10.1.0/26 of eksa-firewall:clusters[1].controlPlane.addresses (dev control-plane)",
+        "allowOverlappingRoles: true",
+    ),
+    (
         "typo in a key",
         lambda c: c["clusters"][0].update(controlplane=c["clusters"][0].pop("controlPlane")),
         "eksa-firewall:clusters[0].controlplane",
@@ -395,3 +416,9 @@ def test_a_zone_id_in_the_hardware_csv_is_refused_with_its_line(tmp_path) -> Non
         parse_topology(cfg)
     keys = {p.key: p for p in err.value.problems}
     assert "zone id" in keys["hardwareCsv.line 2.ip_address"].message
+
+
+def test_overlapping_roles_are_allowed_when_stated_and_a_vip_may_sit_in_its_control_plane_range() -> None:
+    shared = parse_topology(edit(lambda c: (cp(c).update(addresses=["10.10.2.0/26"]), c.update(allowOverlappingRoles=True))))
+    assert [str(n) for n in shared.cluster("mgmt").control_plane.addresses] == ["10.10.2.0/26"]
+    parse_topology(edit(lambda c: cp(c).update(endpoint="10.10.1.7")))  # the VIP inside its own control plane's range: fine

@@ -73,6 +73,7 @@ def _straddling() -> tuple[Topology, FlowSet]:
     cfg["clients"]["ssh"] = ["198.51.100.0/24"]
     cfg["clients"]["nodePort"] = ["198.51.100.0/24", "2001:db8:1::/64"]
     cfg["clusters"][0]["workerGroups"].append({"name": "md-1", "addresses": ["198.51.100.64/26", "2001:db8::21"]})
+    cfg["allowOverlappingRoles"] = True  # that worker range holds the VIPs (.100, .101) too
     return from_config(cfg)
 
 

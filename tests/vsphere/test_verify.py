@@ -76,6 +76,7 @@ def _variant(name: str) -> dict[str, Any]:
             for g in cl.get("workerGroups", []):
                 g["addresses"] = ["10.50.0.0/22"]
         prod["etcd"]["addresses"] = ["10.50.0.0/22"]
+        c["allowOverlappingRoles"] = True  # stated: with DHCP, addresses cannot tell the roles apart
     return c
 
 
