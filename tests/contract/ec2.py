@@ -284,22 +284,22 @@ class TextRule:
 
 _LENGTH = re.compile(r"(?:Up to|maximum of) (\d+) (?:Unicode )?characters")
 _CHARS = re.compile(r"(?:Valid characters:|Allowed characters are) a-z, A-Z, 0-9, spaces, and (\S+)")
-_PREFIX = re.compile(r"(?:Can't start with|May not begin with) <code>([^<]+)</code>")
+_PREFIX = re.compile(r"(?:Can't start with|May not begin with) (\S+?)\.?(?:\s|$)")
 
 
 def text_rule(shape: str, member: str) -> TextRule:
     """Read the constraint of ``shape.member`` from the EC2 model's documentation; fail if it says none."""
     doc = ec2_model().shape_for(shape).members[member].documentation  # type: ignore[attr-defined]
-    length = _LENGTH.search(doc)
+    plain = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", doc)).split())  # the words, without the HTML
+    length = _LENGTH.search(plain)
     if length is None:
         raise AssertionError(f"the EC2 model no longer documents a length for {shape}.{member}: {doc!r}")
-    chars, prefix = _CHARS.search(doc), _PREFIX.search(doc)
-    plain = re.sub(r"<[^>]+>", "", html.unescape(doc))
+    chars, prefix = _CHARS.search(plain), _PREFIX.search(plain)
     return TextRule(
         shape=shape,
         member=member,
         max_length=int(length.group(1)),
-        characters=html.unescape(chars.group(1)) if chars else None,
+        characters=chars.group(1) if chars else None,
         forbidden_prefix=prefix.group(1).lower() if prefix else None,
         text=plain,
     )

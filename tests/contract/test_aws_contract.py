@@ -272,3 +272,18 @@ def test_the_text_rules_come_from_the_ec2_model() -> None:
     assert rules[("CreateSecurityGroup", "GroupName")].forbidden_prefix == "sg-"
     assert "&" in (rules[("IpRange", "Description")].characters or "")
     assert "&" not in (rules[("UserIdGroupPair", "Description")].characters or "&")
+
+
+def test_an_ampersand_stays_out_of_group_reference_descriptions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """EC2 allows '&' in a CIDR rule's description but not in a group reference's (UserIdGroupPair.Description)."""
+    import components.aws.planner as aws_planner
+    from tests.bench.generate import case, generated_config, secrets_of
+    from tests.helpers import plan_config
+
+    monkeypatch.setattr(aws_planner, "describe", lambda rows: f"EKS-A tools & friends [{', '.join(rows)}]")
+    plain, secrets = secrets_of(generated_config(case("aws-region"), 1))
+    planned = plan_config(plain, secrets=secrets)
+    references = [r for r in planned.run.resources if r.type in (INGRESS_RULE, EGRESS_RULE) and r.inputs.get("referencedSecurityGroupId")]
+    assert references and all("&" not in r.inputs["description"] for r in references)
+    assert any("&" in r.inputs.get("description", "") for r in planned.run.resources if r.type in (INGRESS_RULE, EGRESS_RULE))
+    _check_all(planned)
