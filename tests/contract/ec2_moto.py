@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.engine import Registration
 from tests.contract import core
 from tests.contract.ec2 import PROVIDER, SECURITY_GROUP, SUPPORTED_TYPES, Call, ContractError, calls_for, check_call, protocol_for_value
 from tests.helpers import Planned
@@ -70,44 +68,55 @@ def endpoints_of(planned: Planned, clusters: frozenset[str] | None = None) -> li
 def run(planned: Planned, clusters: frozenset[str] | None = None) -> list[Endpoint]:
     """Check every call with botocore's model, execute it in moto, and read the groups back (``clusters``: a
     sample, see ``endpoints_of``)."""
+    endpoints = endpoints_of(planned, clusters)
+    fake = {"AWS_ACCESS_KEY_ID": "contract-test", "AWS_SECRET_ACCESS_KEY": "contract-test"}  # boto3 signs even for moto
+    saved = {k: os.environ.get(k) for k in fake}
+    os.environ.update(fake)
+    try:
+        for ep in endpoints:
+            _run_endpoint(ep)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return endpoints
+
+
+def _run_endpoint(ep: Endpoint) -> None:
+    """Check the endpoint's calls, run them in a fresh moto backend, read the groups back."""
     import boto3
     from botocore.exceptions import ClientError
     from moto import mock_aws
 
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "contract-test")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "contract-test")
-    endpoints = endpoints_of(planned, clusters)
-    for ep in endpoints:
+    for call in ep.calls:
+        check_call(call)
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name=MOTO_REGION)
+        real: dict[str, str] = {}  # registration id (or configured VPC id) -> the id the API gave
+        for vpc in sorted({c.params["VpcId"] for c in ep.calls if c.operation == "CreateSecurityGroup" and "VpcId" in c.params}):
+            real[vpc] = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         for call in ep.calls:
-            check_call(call)
-        with mock_aws():
-            ec2 = boto3.client("ec2", region_name=MOTO_REGION)
-            real: dict[str, str] = {}  # registration id (or configured VPC id) -> the id the API gave
-            for vpc in sorted({c.params["VpcId"] for c in ep.calls if c.operation == "CreateSecurityGroup" and "VpcId" in c.params}):
-                real[vpc] = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-            for call in ep.calls:
-                if call.operation.startswith("Describe"):
-                    continue  # reads change nothing: checked above, not executed (they cost most of moto's time)
-                params = _substitute(call.params, real)
-                try:
-                    answer = getattr(ec2, _snake(call.operation))(**params)
-                except ClientError as exc:
-                    code = exc.response.get("Error", {}).get("Code", "")
-                    if code in call.tolerate:
-                        continue
-                    raise ContractError(f"{call.where()}: the EC2 API (moto) refuses it: {code}: {exc}") from None
-                if call.operation == "CreateSecurityGroup":
-                    real[call.registration] = answer["GroupId"]
-                elif (
-                    call.operation.startswith("Authorize")
-                    and call.registration not in real
-                    and len(answer.get("SecurityGroupRules", ())) == 1
-                ):
-                    real[call.registration] = answer["SecurityGroupRules"][0]["SecurityGroupRuleId"]
-            ep.groups = _paginate(ec2, "describe_security_groups", "SecurityGroups")
-            if not ep.snow:  # Snow has no DescribeSecurityGroupRules (reference/aws-snow.md)
-                ep.rules = _paginate(ec2, "describe_security_group_rules", "SecurityGroupRules")
-    return endpoints
+            if call.operation.startswith("Describe"):
+                continue  # reads change nothing: checked above, not executed (they cost most of moto's time)
+            params = _substitute(call.params, real)
+            try:
+                answer = getattr(ec2, _snake(call.operation))(**params)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code in call.tolerate:
+                    continue
+                raise ContractError(f"{call.where()}: the EC2 API (moto) refuses it: {code}: {exc}") from None
+            if call.operation == "CreateSecurityGroup":
+                real[call.registration] = answer["GroupId"]
+            elif (
+                call.operation.startswith("Authorize") and call.registration not in real and len(answer.get("SecurityGroupRules", ())) == 1
+            ):
+                real[call.registration] = answer["SecurityGroupRules"][0]["SecurityGroupRuleId"]
+        ep.groups = _paginate(ec2, "describe_security_groups", "SecurityGroups")
+        if not ep.snow:  # Snow has no DescribeSecurityGroupRules (reference/aws-snow.md)
+            ep.rules = _paginate(ec2, "describe_security_group_rules", "SecurityGroupRules")
 
 
 def _snake(operation: str) -> str:
@@ -277,6 +286,8 @@ GROUPS_PER_SNOW_DEVICE = 50  # Snowball Edge: "You can create up to 50 security 
 
 
 def quota_problems(endpoints: Sequence[Endpoint]) -> list[str]:
+    """Quota breaches in the API's answer: rule entries per group and direction (region: IPv4 and IPv6 apart, a
+    group reference in both; Snow, with no published split: together), groups per Snow device."""
     problems: list[str] = []
     for ep in endpoints:
         ours = [g for g in ep.groups if _tag(g.get("Tags"), TAG_ROLE)]
@@ -284,21 +295,15 @@ def quota_problems(endpoints: Sequence[Endpoint]) -> list[str]:
             problems.append(f"{ep.provider}: {len(ours)} security groups on one Snow device; Snow allows {GROUPS_PER_SNOW_DEVICE}")
         for g in ours:
             for key in ("IpPermissions", "IpPermissionsEgress"):
-                counts: dict[str, int] = defaultdict(int)
+                v4 = v6 = refs = 0
                 for perm in g.get(key) or ():
-                    refs = len(perm.get("UserIdGroupPairs") or ()) + len(perm.get("PrefixListIds") or ())
-                    counts["IPv4"] += len(perm.get("IpRanges") or ()) + refs
-                    counts["IPv6"] += len(perm.get("Ipv6Ranges") or ()) + refs
-                if ep.snow:  # no published split on Snow: counted together
-                    counts = {"all": counts["IPv4"] + counts["IPv6"] - sum(len(p.get("UserIdGroupPairs") or ()) for p in g.get(key) or ())}
+                    v4 += len(perm.get("IpRanges") or ())
+                    v6 += len(perm.get("Ipv6Ranges") or ())
+                    refs += len(perm.get("UserIdGroupPairs") or ()) + len(perm.get("PrefixListIds") or ())
+                counts = {"": v4 + v6 + refs} if ep.snow else {"IPv4 ": v4 + refs, "IPv6 ": v6 + refs}
                 for family, n in counts.items():
                     if n > RULES_PER_GROUP_AND_DIRECTION:
                         problems.append(
-                            f"{ep.provider}: group {g['GroupName']} has {n} {family} {key} entries; the quota is {RULES_PER_GROUP_AND_DIRECTION}"
+                            f"{ep.provider}: group {g['GroupName']} has {n} {family}{key} entries; the quota is {RULES_PER_GROUP_AND_DIRECTION}"
                         )
     return problems
-
-
-def group_names(regs: Sequence[Registration]) -> dict[str, str]:
-    """Registration id -> logical name, for messages."""
-    return {r.id or "": r.name for r in regs if r.type == SECURITY_GROUP}

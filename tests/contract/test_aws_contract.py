@@ -287,3 +287,16 @@ def test_an_ampersand_stays_out_of_group_reference_descriptions(monkeypatch: pyt
     assert references and all("&" not in r.inputs["description"] for r in references)
     assert any("&" in r.inputs.get("description", "") for r in planned.run.resources if r.type in (INGRESS_RULE, EGRESS_RULE))
     _check_all(planned)
+
+
+def test_quota_problems_reads_the_counts_from_the_answer() -> None:
+    from tests.contract.ec2_moto import Endpoint
+
+    tags = [{"Key": "eksa-firewall/role", "Value": "worker"}]
+    perm = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": f"192.0.2.{n}/32"} for n in range(40)]}
+    ref = {**perm, "IpRanges": [], "UserIdGroupPairs": [{"GroupId": f"sg-{n}"} for n in range(21)]}
+    group = {"GroupName": "g", "Tags": tags, "IpPermissions": [perm, ref], "IpPermissionsEgress": []}
+    region = Endpoint("region", snow=False, groups=[group])
+    assert quota_problems([region]) == ["region: group g has 61 IPv4 IpPermissions entries; the quota is 60"]
+    snow = Endpoint("snow-a", snow=True, groups=[{**group, "IpPermissions": [perm]}] * 51)
+    assert quota_problems([snow]) == ["snow-a: 51 security groups on one Snow device; Snow allows 50"]
