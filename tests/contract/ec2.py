@@ -1,8 +1,8 @@
 """The EC2 API calls pulumi-aws makes for our registrations, checked against the vendors' own models.
 
-pulumi-aws 7.51 runs terraform-provider-aws v6 (hashicorp/terraform-provider-aws; files read at commit
-01606926a0c0 for the security group, 1359123306-era v2 SDK code for the rule resources). What each registered
-type turns into, on create:
+pulumi-aws 7.51 runs terraform-provider-aws v6 (hashicorp/terraform-provider-aws, read at commit 01606926a0c0
+for the security group; the rule resources in their aws-sdk-go-v2 form, ``securityGroupRuleResource``). What
+each registered type turns into, on create:
 
 ``aws:ec2/securityGroup:SecurityGroup`` (``internal/service/ec2/vpc_security_group.go``)
   - ``resourceSecurityGroupCreate``: CreateSecurityGroup{GroupName, Description, VpcId?, TagSpecifications
