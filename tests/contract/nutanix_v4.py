@@ -3,7 +3,9 @@ model classes (``ntnx_microseg_py_client`` for Flow, ``ntnx_prism_py_client`` fo
 setters check required fields, lengths and patterns; enums and types are checked against the SDK's model too.
 
 pulumi-nutanix 0.18.0 (pierskarsenbarg/pulumi-nutanix, provider/go.mod) runs terraform-provider-nutanix at
-commit 8eed0bdf7e74 = v2.4.2, which uses microseg-go-client v4.2.2 and prism-go-client v4.3.1. The engine
+commit 8eed0bdf7e74 = v2.4.2, which uses microseg-go-client v4.2.2 and prism-go-client v4.3.1. The Python
+clients pinned are microseg 4.3.2 (its setters are a superset of 4.2.2's: 4.3 adds the character rule of a
+rule's description to 4.2's 64-character limit) and prism 4.3.1 (the provider's version). The engine
 names of a registration are pulumi-nutanix's (camelCase of its Python SDK's snake_case names, read from its
 own input types); terraform's names are the same except that pulumi pluralizes list blocks. The v4 names
 follow from the provider's expand functions (files below, at v2.4.2); this is the one place they are written:
