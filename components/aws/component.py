@@ -203,7 +203,9 @@ class AwsFirewall(FirewallComponent):
             "ip_protocol": rule.protocol,
             "from_port": rule.from_port,
             "to_port": rule.to_port,
-            "description": rule.description,
+            # EC2's model allows '&' in the description of a CIDR rule (IpRange) but not of a rule that references a
+            # group (UserIdGroupPair.Description): tests/contract checks every description against the model.
+            "description": rule.description if peer_group is None else rule.description.replace("&", " "),
             "cidr_ipv4": str(cidr) if cidr is not None and cidr.version == 4 else None,
             "cidr_ipv6": str(cidr) if cidr is not None and cidr.version == 6 else None,
             "referenced_security_group_id": ids[peer_group] if peer_group is not None else None,

@@ -9,6 +9,7 @@ planner's business (``scope.py``).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,6 +31,16 @@ TAG_CLUSTER = "eksa-firewall/cluster"
 TAG_ROLE = "eksa-firewall/role"
 RESERVED_TAG_PREFIXES = ("aws:", "eksa-firewall/")
 MAX_TAGS = 50  # AWS: 50 tags per resource
+# EC2's model (botocore ec2 service-2.json, Tag.Key / Tag.Value; tests/contract checks these against it): "Tag
+# keys are case-sensitive and accept a maximum of 127 Unicode characters. May not begin with aws:", "Tag values
+# ... accept a maximum of 256 Unicode characters". Control characters (a newline, a tab) are refused as well:
+# EC2 names no character set for tags, but a tag is matched by CAPAS filters and printed in plans and tables.
+MAX_TAG_KEY, MAX_TAG_VALUE = 127, 256
+# CreateSecurityGroup.GroupName (EC2 model): "Up to 255 characters in length. Can't start with sg-. Valid
+# characters: a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*". A group's name is the prefix, then cluster
+# and role (DNS labels, at most 63 + 1 + 13 characters), so the prefix gets at most 100 of the 255.
+GROUP_NAME_CHARACTERS = r"A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*"
+MAX_NAME_PREFIX = 100
 DEFAULT_NAME_PREFIX = "eksa-"
 
 # The keys of the `aws` section, in the order docs/platforms/snow.md explains them.
@@ -207,9 +218,18 @@ def _groups(value: Any, key: str, mode: str, topology: Topology, r: Reader) -> G
 
 def _name_prefix(value: Any, key: str, r: Reader) -> str:
     prefix = r.string(value, key, required=False, default=DEFAULT_NAME_PREFIX) or DEFAULT_NAME_PREFIX
-    if prefix.lower().startswith("sg-") or not re.fullmatch(r"[A-Za-z0-9._\-:/()#,@\[\]+=&;{}!$* ]{1,100}", prefix):
-        r.problem(key, f"{prefix!r} cannot start a security-group name", "use letters, digits and '-' (not starting with sg-), like eksa-")
+    if prefix.lower().startswith("sg-") or not re.fullmatch(f"[{GROUP_NAME_CHARACTERS}]{{1,{MAX_NAME_PREFIX}}}", prefix):
+        r.problem(
+            key,
+            f"{prefix!r} cannot start a security-group name (EC2: at most 255 characters of a-z, A-Z, 0-9, spaces and "
+            "._-:/()#,@[]+=&;{}!$*, not starting with sg-)",
+            f"use letters, digits and '-' (at most {MAX_NAME_PREFIX}, not starting with sg-), like eksa-",
+        )
     return prefix
+
+
+def _control_characters(text: str) -> bool:
+    return any(unicodedata.category(c).startswith("C") for c in text)
 
 
 def _tags(value: Any, key: str, r: Reader) -> dict[str, str]:
@@ -221,12 +241,20 @@ def _tags(value: Any, key: str, r: Reader) -> dict[str, str]:
     tags: dict[str, str] = {}
     for k, v in value.items():
         tkey = key_join(key, str(k))
-        if not isinstance(k, str) or not 0 < len(k) <= 128:
-            r.problem(tkey, "is not a valid tag key", "use a key of 1 to 128 characters")
+        if not isinstance(k, str) or not 0 < len(k) <= MAX_TAG_KEY or _control_characters(k):
+            r.problem(
+                tkey,
+                f"is not a valid tag key (EC2: 1 to {MAX_TAG_KEY} characters; eksa-firewall: no control characters such as a newline)",
+                f"use a key of 1 to {MAX_TAG_KEY} printable characters",
+            )
         elif k.lower().startswith(RESERVED_TAG_PREFIXES) or k == "Name":
             r.problem(tkey, "is reserved", "eksa-firewall sets Name and eksa-firewall/* itself, and aws:* belongs to AWS; pick another key")
-        elif not isinstance(v, str | int | float | bool) or len(str(v)) > 256:
-            r.problem(tkey, "must be a text of at most 256 characters", f"set {tkey} to a short text")
+        elif not isinstance(v, str | int | float | bool) or len(str(v)) > MAX_TAG_VALUE or _control_characters(str(v)):
+            r.problem(
+                tkey,
+                f"must be a text of at most {MAX_TAG_VALUE} characters (EC2), without control characters such as a newline",
+                f"set {tkey} to a short text on one line",
+            )
         else:
             tags[k] = str(v).lower() if isinstance(v, bool) else str(v)
     if len(tags) > MAX_TAGS - 3:

@@ -4,6 +4,7 @@ pulumi_nutanix (2.6 s and 163 MB at import): a stack of another platform never l
 
 from __future__ import annotations
 
+import re
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -17,6 +18,27 @@ from ..topology import Topology
 from . import PLATFORM
 from .planner import NutanixPlan, PolicySpec, RuleSpec, ServiceGroupSpec, category_ref, plan
 from .settings import NutanixSettings, parse_settings
+
+# Flow's v4 model (ntnx-microseg-py-client 4.3.2, the setters of NetworkSecurityPolicy, NetworkSecurityPolicyRule,
+# ServiceGroup, AddressGroup): descriptions match ^\s*([a-zA-Z0-9 _:.()-]*)\s*$, at most 512 characters for a
+# policy, 64 for a rule, 1000 for service and address groups (tests/contract checks every object against it).
+_FLOW_TEXT_UNSAFE = re.compile(r"[^a-zA-Z0-9 _:.()-]+")
+POLICY_DESCRIPTION_MAX, RULE_DESCRIPTION_MAX, GROUP_DESCRIPTION_MAX = 512, 64, 1000
+
+
+def flow_text(text: str, limit: int) -> str:
+    """``text`` in the characters Flow accepts in a description (others become spaces), cut at ``limit``."""
+    clean = " ".join(_FLOW_TEXT_UNSAFE.sub(" ", text).split())
+    if len(clean) <= limit:
+        return clean
+    cut = clean[:limit]
+    return cut[: cut.rfind(" ")] if " " in cut else cut
+
+
+def rule_description(text: str) -> str:
+    """A rule's description says where traffic comes from (``From ssh-clients``, ``Within prod etcd``,
+    ``Outbound``): 64 characters hold no list of purposes, which the rule's service groups carry."""
+    return flow_text(text.split(": ", 1)[0], RULE_DESCRIPTION_MAX)
 
 
 class CategoryOverrideArgs(TypedDict):
@@ -102,7 +124,7 @@ class NutanixFirewall(FirewallComponent):
             a.key: nutanix.AddressGroupsV2(
                 child_name(name, "addresses", *a.key.split("/")),
                 name=a.name,
-                description=a.description,
+                description=flow_text(a.description, GROUP_DESCRIPTION_MAX),
                 ipv4_addresses=[{"value": str(n.network_address), "prefix_length": n.prefixlen} for n in a.networks],
                 opts=child,
             )
@@ -127,7 +149,7 @@ class NutanixFirewall(FirewallComponent):
         return nutanix.NetworkSecurityPolicyV2(
             child_name(name, "policy", p.cluster, p.role),
             name=p.name,
-            description=p.description,
+            description=flow_text(p.description, POLICY_DESCRIPTION_MAX),
             type="APPLICATION",
             state=p.state,
             scope=p.scope,
@@ -148,7 +170,11 @@ class NutanixFirewall(FirewallComponent):
             }
             if services:
                 intra["secured_group_service_references"] = services
-            return {"type": "INTRA_GROUP", "description": rule.description, "specs": [{"intra_entity_group_rule_specs": [intra]}]}
+            return {
+                "type": "INTRA_GROUP",
+                "description": rule_description(rule.description),
+                "specs": [{"intra_entity_group_rule_specs": [intra]}],
+            }
         app: nutanix.NetworkSecurityPolicyV2RuleSpecApplicationRuleSpecArgsDict = {"secured_group_category_references": [secured]}
         if rule.kind == "outbound":
             app["dest_allow_spec"] = "ALL"
@@ -165,7 +191,7 @@ class NutanixFirewall(FirewallComponent):
                 app["src_subnets"] = [{"value": str(net.network_address), "prefix_length": net.prefixlen}]
             app["service_group_references"] = services
             app["is_all_protocol_allowed"] = False
-        return {"type": "APPLICATION", "description": rule.description, "specs": [{"application_rule_specs": [app]}]}
+        return {"type": "APPLICATION", "description": rule_description(rule.description), "specs": [{"application_rule_specs": [app]}]}
 
     def _outputs(self) -> dict[str, Any]:
         additional: dict[str, dict[str, list[dict[str, str]]]] = {}
@@ -194,7 +220,7 @@ def _service_group(name: str, s: ServiceGroupSpec, opts: pulumi.ResourceOptions)
     return nutanix.ServiceGroupsV2(
         child_name(name, "services", *s.key.split("/")),
         name=s.name,
-        description=s.description,
+        description=flow_text(s.description, GROUP_DESCRIPTION_MAX),
         tcp_services=tcp or None,
         udp_services=udp or None,
         icmp_services=icmp or None,

@@ -8,6 +8,7 @@ docs/platforms/nutanix.md documents every key.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +26,12 @@ SCOPES = ("ALL_VLAN", "ALL_VPC", "VPC_LIST")
 DEFAULT_SCOPE = "ALL_VLAN"
 DEFAULT_CATEGORY_KEY = "EksaFirewallRole"
 DEFAULT_NAME_PREFIX = "eksa-"
-# CategoryV2 key and value (pulumi-nutanix CategoryV2Args): at most 64 characters, no leading `$`, no `/`.
+# Category key and value, as Prism Central's v4 model states them (ntnx-prism-py-client 4.3.1, Category.key and
+# Category.value; tests/contract checks these constants against it): 1 to 64 characters matching
+# ^[^$\/,!"#%'()*+:;=?\\|\[\]^&][^\/,!"#%'()*+:;=?\\|\[\]^&]{0,63}$ -- none of CATEGORY_FORBIDDEN, and no leading `$`.
+# Control characters (a newline) are refused too: EKS-A writes the pair into NutanixMachineConfig YAML.
 MAX_CATEGORY_LENGTH = 64
+CATEGORY_FORBIDDEN = "/,!\"#%'()*+:;=?\\|[]^&"
 # CAPX puts KubernetesClusterName=<cluster> on every VM of a cluster: it cannot tell roles apart, and CAPX owns it.
 RESERVED_CATEGORY_KEYS = ("KubernetesClusterName",)
 ROLES = ("control-plane", "etcd", "worker")
@@ -164,12 +169,21 @@ def _state(value: Any, key: str, r: Reader) -> str:
 
 
 def _category_text(text: str, key: str, what: str, r: Reader) -> str:
+    if not text:
+        r.problem(key, f"the category {what} is empty", f"set {key} to a {what} of 1 to {MAX_CATEGORY_LENGTH} characters")
     if len(text) > MAX_CATEGORY_LENGTH:
         r.problem(key, f"the category {what} {text!r} is longer than {MAX_CATEGORY_LENGTH} characters", f"set {key} to a shorter {what}")
     if text.startswith("$"):
         r.problem(key, f"the category {what} {text!r} starts with '$', which Prism Central reserves", "remove the leading '$'")
-    if "/" in text:
-        r.problem(key, f"the category {what} {text!r} contains '/', which Prism Central refuses", "use '-' instead")
+    bad = sorted({c for c in text if c in CATEGORY_FORBIDDEN})
+    if bad:
+        r.problem(
+            key,
+            f"the category {what} {text!r} contains {', '.join(map(repr, bad))}, which Prism Central refuses (none of {CATEGORY_FORBIDDEN})",
+            "use letters, digits, '-', '_' or '.' instead",
+        )
+    if any(unicodedata.category(c).startswith("C") for c in text):
+        r.problem(key, f"the category {what} {text!r} contains a control character (a newline, a tab)", f"write {key} on one line")
     return text
 
 

@@ -1,0 +1,42 @@
+"""The stacks every contract test runs on: each example stack of a platform, and environments generated the way
+the benchmark grows them (tests/bench/generate.py), at every size the benchmark measures (tests/bench/run.py).
+
+Each stack is planned once per test session (``planned``): the registrations are what the program really sends.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import NamedTuple
+
+from tests.bench.generate import case, generated_config, secrets_of
+from tests.bench.run import SIZES
+from tests.helpers import Planned, plan_config, plan_stack
+
+
+class Stack(NamedTuple):
+    label: str  # pytest id
+    example: str | None  # a stack of stacks/, or
+    bench_case: str | None  # a benchmark case, grown to
+    size: int
+
+
+# The benchmark's cases by platform (tests/bench/generate.py CASES).
+_BENCH_CASES = {"snow": ("snow", "aws-region"), "nutanix": ("nutanix",)}
+_EXAMPLES = {"snow": ("snow-example", "aws-region-example"), "nutanix": ("nutanix-example",)}
+
+
+def stacks(platform: str) -> list[Stack]:
+    """The example stacks of ``platform``, then every benchmark case of it at every benchmark size."""
+    out = [Stack(name, name, None, 0) for name in _EXAMPLES[platform]]
+    out += [Stack(f"{c}-{n}", None, c, n) for c in _BENCH_CASES[platform] for n in SIZES]
+    return out
+
+
+@cache
+def planned(stack: Stack) -> Planned:
+    if stack.example is not None:
+        return plan_stack(stack.example)
+    assert stack.bench_case is not None
+    plain, secrets = secrets_of(generated_config(case(stack.bench_case), stack.size))
+    return plan_config(plain, secrets=secrets)
