@@ -13,7 +13,10 @@ Where the reference leaves a detail open, the emulator picks one and says so: re
 or services are refused with 400/500012; the all-ANY rule with 400/``ALL_ANY_ERROR``.
 
 Fault injection, with a seeded RNG at a configurable rate: 429 and 503 (with Retry-After: 0), 500/607,
-dropped connections (before or after the change is applied: a lost answer), and slow answers.
+dropped connections (before or after the change is applied: a lost answer), slow answers, and dripped answers
+(``drip``: the change is applied, then the answer is sent one byte every ``drip_seconds``, padded to
+``drip_bytes``: a server that keeps a connection alive without ever finishing). ``drop_after_for`` makes the
+answer of every matching write get lost (the change applied), for lost-create tests.
 """
 
 from __future__ import annotations
@@ -72,7 +75,11 @@ class Faults:
     seed: int = 0
     kinds: tuple[str, ...] = ("429", "503", "607", "drop", "slow")
     slow_seconds: float = 0.05
+    drip_seconds: float = 0.01
+    drip_bytes: int = 2000
     counts: dict[str, int] = field(default_factory=dict)
+    # (method, path prefix): every such request is applied and its answer lost (tests of lost creates)
+    drop_after_for: tuple[tuple[str, str], ...] = ()
 
 
 class NsxEmulator:
@@ -163,8 +170,11 @@ class NsxEmulator:
 
     # --- request handling ----------------------------------------------------------------------------------
 
-    def pick_fault(self) -> str | None:
+    def pick_fault(self, method: str = "", path: str = "") -> str | None:
         with self.lock:
+            if any(method == m and path.startswith(API + p) for m, p in self.faults.drop_after_for):
+                self.faults.counts["drop-after"] = self.faults.counts.get("drop-after", 0) + 1
+                return "drop-after"
             if self.faults.rate <= 0 or self.rng.random() >= self.faults.rate:
                 return None
             kind = self.rng.choice(self.faults.kinds)
@@ -364,7 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
-        fault = em.pick_fault()
+        fault = em.pick_fault(method, url.path)
         if fault in ("429", "503"):
             return self._send(int(fault), ApiError(int(fault), int(fault), "Server busy, retry later").body(), {"Retry-After": "0"})
         if fault == "607":
@@ -378,8 +388,31 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if fault == "slow":
             time.sleep(em.faults.slow_seconds)
+        if fault == "drip":
+            return self._drip(status, payload, headers)
         self._send(status, payload, headers)
         return None
+
+    def _drip(self, status: int, payload: Any, headers: Mapping[str, str]) -> None:
+        """The whole answer, one byte at a time (bounded: ``drip_bytes`` bytes), until the client hangs up."""
+        em = self.emulator
+        data = b"" if payload is None else json.dumps(payload).encode()
+        data = data.ljust(em.faults.drip_bytes, b" ")  # JSON may end with white space
+        head = [
+            f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(data)}",
+        ]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        raw = ("\r\n".join(head) + "\r\n\r\n").encode() + data
+        self.close_connection = True
+        for i in range(len(raw)):
+            try:
+                self.wfile.write(raw[i : i + 1])
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError, OSError):
+                return
+            time.sleep(em.faults.drip_seconds)
 
     def _dispatch(self, method: str, path: str, query: Mapping[str, list[str]], raw: bytes) -> tuple[int, Any, dict[str, str]]:
         em = self.emulator
