@@ -16,7 +16,8 @@ Fault injection, with a seeded RNG at a configurable rate: 429 and 503 (with Ret
 dropped connections (before or after the change is applied: a lost answer), slow answers, and dripped answers
 (``drip``: the change is applied, then the answer is sent one byte every ``drip_seconds``, padded to
 ``drip_bytes``: a server that keeps a connection alive without ever finishing). ``drop_after_for`` makes the
-answer of every matching write get lost (the change applied), for lost-create tests.
+answer of every matching write get lost (the change applied), ``drop_before_for`` drops matching requests
+unapplied: for lost-create tests.
 """
 
 from __future__ import annotations
@@ -78,8 +79,10 @@ class Faults:
     drip_seconds: float = 0.01
     drip_bytes: int = 2000
     counts: dict[str, int] = field(default_factory=dict)
-    # (method, path prefix): every such request is applied and its answer lost (tests of lost creates)
+    # (method, path prefix): every such request is applied and its answer lost (tests of lost creates) ...
     drop_after_for: tuple[tuple[str, str], ...] = ()
+    # ... or its connection dropped before it is applied (NSX unreachable for it)
+    drop_before_for: tuple[tuple[str, str], ...] = ()
 
 
 class NsxEmulator:
@@ -159,6 +162,12 @@ class NsxEmulator:
         with self.lock:
             self._write(path, dict(body), replace=True)
 
+    def set_faults(self, faults: Faults) -> None:
+        """New faults, and the RNG reseeded with their seed (runs with the same seed see the same faults)."""
+        with self.lock:
+            self.faults = faults
+            self.rng = random.Random(faults.seed)
+
     @contextmanager
     def fault_rate(self, rate: float) -> Iterator[None]:
         old = self.faults.rate
@@ -172,9 +181,10 @@ class NsxEmulator:
 
     def pick_fault(self, method: str = "", path: str = "") -> str | None:
         with self.lock:
-            if any(method == m and path.startswith(API + p) for m, p in self.faults.drop_after_for):
-                self.faults.counts["drop-after"] = self.faults.counts.get("drop-after", 0) + 1
-                return "drop-after"
+            for kind, rules in (("drop-after", self.faults.drop_after_for), ("drop-before", self.faults.drop_before_for)):
+                if any(method == m and path.startswith(API + p) for m, p in rules):
+                    self.faults.counts[kind] = self.faults.counts.get(kind, 0) + 1
+                    return kind
             if self.faults.rate <= 0 or self.rng.random() >= self.faults.rate:
                 return None
             kind = self.rng.choice(self.faults.kinds)
