@@ -180,12 +180,13 @@ def stack_args(em: NsxEmulator, certificate: tuple[str, str]) -> dict[str, Any]:
     return args
 
 
-def register(code: str, args: Mapping[str, Any], paths: list[str], cwd: Path) -> dict[str, Any]:
-    """Run ``code`` in a fresh interpreter with exactly ``paths`` (+ the standard library) on sys.path."""
+def register(code: str, args: Mapping[str, Any], paths: list[str], cwd: Path, scratch: Path) -> dict[str, Any]:
+    """Run ``code`` (written to ``scratch``, never into the repository) in a fresh interpreter, from ``cwd``, with
+    exactly ``paths`` (+ the standard library) on sys.path."""
     boot = (
         f"import sys; sys.path[:] = {[*paths, *STDLIB]!r}; sys.argv[:1] = []; exec(compile(open(sys.argv[0]).read(), sys.argv[0], 'exec'))"
     )
-    script = cwd / "register.py"
+    script = scratch / "register.py"
     script.write_text(code, encoding="utf-8")
     result = subprocess.run(  # noqa: PLW1510 - the return code is asserted
         [sys.executable, "-I", "-S", "-c", boot, str(script), json.dumps(args)],
@@ -326,7 +327,7 @@ def test_a_consumer_stacks_nsx_provider_runs_in_pulumis_dynamic_host(
         imports="from eksa_firewall.vsphere.component import VSphereFirewall",
         construct='VSphereFirewall("eksa", args)',
     )
-    report = register(code, stack_args(emulator, certificate), [str(consumer), str(installed), VENV_SITE], consumer)
+    report = register(code, stack_args(emulator, certificate), [str(consumer), str(installed), VENV_SITE], consumer, tmp_path)
     assert report["modules"] and all(m.startswith("eksa_firewall") for m in report["modules"])  # the installed package, by name
     log = tmp_path / "imports.log"
     lifecycle(report["captured"], emulator, consumer, log, extra=[str(installed)])  # the stack's venv has the package
@@ -344,8 +345,9 @@ def test_a_provider_registered_through_the_multi_language_host_runs_with_only_it
         construct='VSphereFirewall("eksa", args)',
     )
     # As the CLI starts provider/__main__.py: its folder first (hosting.py puts the repository on sys.path itself).
-    report = register(code, stack_args(emulator, certificate), [str(ROOT / "provider"), VENV_SITE], ROOT / "provider")
+    report = register(code, stack_args(emulator, certificate), [str(ROOT / "provider"), VENV_SITE], ROOT / "provider", tmp_path)
     assert "components.vsphere.nsx_provider" in report["modules"]  # registered from the repository's `components`
+    assert not (ROOT / "provider" / "register.py").exists()
     project = tmp_path / "typescript-stack"  # the consuming stack: no Python package of ours anywhere
     project.mkdir()
     log = tmp_path / "imports.log"
