@@ -233,7 +233,13 @@ def foreign_imports(log: Path) -> set[str]:
 
 
 def struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
-    return asyncio.run(rpc.serialize_properties(dict(props), {}))
+    # A loop of its own, as pulumi.dynamic.__main__ does: asyncio.run would leave the thread without a current
+    # event loop, which the Pulumi SDK's later mock-engine runs in this process need.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(rpc.serialize_properties(dict(props), {}))
+    finally:
+        loop.close()
 
 
 def unstruct(s: struct_pb2.Struct) -> dict[str, Any]:
