@@ -25,7 +25,7 @@ from .topology import Topology, parse_topology
 PLAN_SCHEMA = "eksa-firewall/plan/v1"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Modules with `add_parser(subparsers)` that add a command (each sets `func` to a function of args -> exit code).
-EXTRA_COMMANDS = ("baremetal.probe", "baremetal.acl", "diff", "export.command")
+EXTRA_COMMANDS = ("baremetal.probe", "baremetal.acl", "diff", "export.command", "vsphere.orphans")
 
 
 # --- matrix --------------------------------------------------------------------------------------

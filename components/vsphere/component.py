@@ -13,7 +13,7 @@ import pulumi_vsphere as vsphere
 from ..component import Environment, FirewallComponent, child_name, token
 from ..schema import CommonArgs
 from . import PLATFORM
-from .nsx_provider import NsxGroup, NsxPolicy, NsxService
+from .nsx_provider import NsxCleanup, NsxGroup, NsxPolicy, NsxService
 from .planner import VSpherePlan, plan
 from .settings import parse_settings
 
@@ -115,12 +115,20 @@ class VSphereFirewall(FirewallComponent):
         self.groups: dict[str, NsxGroup] = {}
         self.services: dict[str, NsxService] = {}
         self.policies: dict[str, NsxPolicy] = {}
+        self.nsx_cleanup: NsxCleanup | None = None
         nsx = settings.nsx
         if nsx.enabled and nsx.connection is not None:
             owner = f"{pulumi.get_project()}/{pulumi.get_stack()}"
             connection = nsx.connection.to_props()
             password = environment.secrets.get("nsxPassword")
             domain = self.plan.domain
+            # Created before and deleted after every NSX object (they depend on it): removes the objects a lost
+            # create left that state never held (nsx_provider.NsxCleanup).
+            cleanup_args: dict[str, Any] = {
+                "owner": owner, "domain": domain, "id_prefix": nsx.id_prefix, "connection": connection, "password": password,
+            }  # fmt: skip
+            cleanup = self.nsx_cleanup = NsxCleanup(child_name(name, "nsx-cleanup"), sweep="all", opts=child, **cleanup_args)
+            after_cleanup = pulumi.ResourceOptions(parent=self, depends_on=[cleanup])
             for g in self.plan.groups:
                 self.groups[g.key] = NsxGroup(
                     child_name(name, "nsx-group", g.key),
@@ -128,7 +136,7 @@ class VSphereFirewall(FirewallComponent):
                     body=g.body(owner),
                     connection=connection,
                     password=password,
-                    opts=child,
+                    opts=after_cleanup,
                 )
             for s in self.plan.services:
                 self.services[s.key] = NsxService(
@@ -137,12 +145,24 @@ class VSphereFirewall(FirewallComponent):
                     body=s.body(owner),
                     connection=connection,
                     password=password,
-                    opts=child,
+                    opts=after_cleanup,
                 )
+            # Deleted after every policy and before any group or service: removes the policies a lost create left
+            # that state never held, which would keep groups and services from being deleted (nsx_provider.NsxCleanup).
+            cleanup_policies = NsxCleanup(
+                child_name(name, "nsx-cleanup-policies"),
+                sweep="policies",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.groups.values(), *self.services.values()]),
+                **cleanup_args,
+            )
             for p in self.plan.policies:
                 # Depending on its groups and services makes Pulumi create the policy after them and delete it
                 # before them: NSX refuses to delete a group or service a rule still uses (400, error 500030).
-                needs: list[pulumi.Resource] = [*(self.groups[k] for k in p.groups), *(self.services[k] for k in p.services)]
+                needs: list[pulumi.Resource] = [
+                    cleanup_policies,
+                    *(self.groups[k] for k in p.groups),
+                    *(self.services[k] for k in p.services),
+                ]
                 self.policies[p.cluster] = NsxPolicy(
                     child_name(name, "nsx-policy", p.cluster),
                     path=p.path(domain),

@@ -32,6 +32,20 @@ _NSX_KEYS = (
     "timeoutSeconds", "maxRetries",
 )  # fmt: skip
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
+# The vendors' documented limits on the free text this section sends (checked here, at parse time):
+# - NSX Tag.scope: at most 128 characters, Tag.tag at most 256 (NSX Policy API reference, type Tag; the tag limit
+#   is also in vmware/vsphere-automation-sdk-go services/nsxt/model/ModelPackageTypes.go, `type Tag struct`).
+#   A tag condition's value is "scope|tag" (Condition.value), so the scope must not hold '|'.
+# - NSX Rule.tag (our logLabel): "printed in CLI and packet logs ... internally tag will get truncated after 32
+#   characters" (same file, `type Rule struct`). Longer labels would be cut silently: refused.
+# - NSX object ids (our idPrefix, domain): 1-1024 characters without '/' or '&' (vmware/terraform-provider-nsxt
+#   nsxt/policy_common.go getNsxIDSchema, nsxt/policy_utils.go validateNsxID); ours are a stricter subset.
+# - vCenter tag category name and description: the vSphere Automation API (cis tagging CategoryModel) documents
+#   neither a length nor a character set; like every text here they must not hold control characters
+#   (a newline in a log label or a name would split the line that shows it).
+MAX_NSX_TAG_SCOPE = 128
+MAX_NSX_TAG = 256
+MAX_RULE_TAG = 32
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:.]+\]?$")
 
 
@@ -108,15 +122,31 @@ def parse_settings(topology: Topology) -> VSphereSettings:
     return VSphereSettings(tags=tags, nsx=nsx)
 
 
+def control_characters(text: str) -> list[str]:
+    """The control characters in ``text`` (C0, DEL, C1, and Unicode line/paragraph separators), as escapes."""
+    bad = [c for c in text if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029"]
+    return sorted({repr(c)[1:-1] for c in bad})
+
+
+def _plain_text(r: Reader, key: str, text: str, *, max_len: int | None = None, why: str = "") -> None:
+    """One problem per rule broken: no control characters; at most ``max_len`` characters."""
+    bad = control_characters(text)
+    if bad:
+        r.problem(key, f"holds control characters ({', '.join(bad)})", "write it on one line, with printable characters only")
+    if max_len is not None and len(text) > max_len:
+        r.problem(key, f"is {len(text)} characters long; {why or 'the limit is'} {max_len}", f"shorten it to at most {max_len} characters")
+
+
 def _tags(value: Any, key: str, r: Reader) -> TagSettings:
     cfg = r.mapping(value, key, _TAG_KEYS, required=False)
     default = TagSettings()
-    return TagSettings(
-        enabled=r.boolean(cfg.get("enabled"), key_join(key, "enabled"), True),
-        category=r.string(cfg.get("category"), key_join(key, "category"), required=False, default=default.category) or default.category,
-        description=r.string(cfg.get("description"), key_join(key, "description"), required=False, default=default.description)
-        or default.description,
+    category = r.string(cfg.get("category"), key_join(key, "category"), required=False, default=default.category) or default.category
+    description = (
+        r.string(cfg.get("description"), key_join(key, "description"), required=False, default=default.description) or default.description
     )
+    _plain_text(r, key_join(key, "category"), category)
+    _plain_text(r, key_join(key, "description"), description)
+    return TagSettings(enabled=r.boolean(cfg.get("enabled"), key_join(key, "enabled"), True), category=category, description=description)
 
 
 def _nsx(value: Any, key: str, r: Reader, topology: Topology) -> NsxSettings:
@@ -167,9 +197,11 @@ def _nsx(value: Any, key: str, r: Reader, topology: Topology) -> NsxSettings:
     tag_scope = r.string(cfg.get("nsxTagScope"), key_join(key, "nsxTagScope"), required=False, default="eksa-role") or "eksa-role"
     if "|" in tag_scope:
         r.problem(key_join(key, "nsxTagScope"), "must not contain '|'", "NSX writes tag conditions as scope|tag: pick a scope without '|'")
+    _plain_text(r, key_join(key, "nsxTagScope"), tag_scope, max_len=MAX_NSX_TAG_SCOPE, why="an NSX tag scope holds at most")
     log_label = r.string(cfg.get("logLabel"), key_join(key, "logLabel"), required=False, default="eksa") or "eksa"
-    if len(log_label) > 32:
-        r.problem(key_join(key, "logLabel"), "is longer than the 32 characters NSX keeps in a rule tag", "shorten it")
+    _plain_text(
+        r, key_join(key, "logLabel"), log_label, max_len=MAX_RULE_TAG, why="NSX keeps the first 32 characters of a rule tag; the limit is"
+    )
     return NsxSettings(
         enabled=True,
         connection=NsxConnection(

@@ -23,12 +23,12 @@ RPC_TIMEOUT_S = 60
 
 
 @contextmanager
-def serving(script: Path, args: Sequence[str] = (), *, log: Path) -> Iterator[grpc.Channel]:
-    """Run ``python script args...`` from the script's folder; yield a channel to the port it prints."""
+def serving(script: Path, args: Sequence[str] = (), *, log: Path, python_args: Sequence[str] = ()) -> Iterator[grpc.Channel]:
+    """Run ``python [python_args] script args...`` from the script's folder; yield a channel to the port it prints."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, str(script), *args],
+            [sys.executable, *python_args, str(script), *args],
             cwd=script.parent,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -13,7 +13,11 @@ Where the reference leaves a detail open, the emulator picks one and says so: re
 or services are refused with 400/500012; the all-ANY rule with 400/``ALL_ANY_ERROR``.
 
 Fault injection, with a seeded RNG at a configurable rate: 429 and 503 (with Retry-After: 0), 500/607,
-dropped connections (before or after the change is applied: a lost answer), and slow answers.
+dropped connections (before or after the change is applied: a lost answer), slow answers, and dripped answers
+(``drip``: the change is applied, then the answer is sent one byte every ``drip_seconds``, padded to
+``drip_bytes``: a server that keeps a connection alive without ever finishing). ``drop_after_for`` makes the
+answer of every matching write get lost (the change applied), ``drop_before_for`` drops matching requests
+unapplied: for lost-create tests.
 """
 
 from __future__ import annotations
@@ -35,14 +39,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .nsx_schema import schema_errors
+
 API = "/policy/api/v1"
 ALL_ANY_ERROR = 520001  # emulator's choice: the reference gives no code for this refusal
 INVALID_PATH_ERROR = 500012  # emulator's choice: reference to an object that does not exist
 SERVER_FIELDS = ("_revision", "_create_time", "_last_modified_time", "_create_user", "_last_modified_user", "_system_owned", "path", "parent_path", "relative_path", "marked_for_delete")  # fmt: skip
 CATEGORIES = ("Ethernet", "Emergency", "Infrastructure", "Environment", "Application")
-CONDITION_KEYS = ("Tag", "Name", "OSName", "ComputerName", "NodeType", "GroupType")
-OPERATORS = ("EQUALS", "CONTAINS", "STARTSWITH", "ENDSWITH", "NOTEQUALS", "NOTIN", "IN", "MATCHES")
-MEMBER_TYPES = ("VirtualMachine", "Segment", "SegmentPort", "IPSet", "LogicalPort", "LogicalSwitch", "Group")
+SCHEMA_ERROR = 255  # emulator's choice: a body the vendor model (nsx_policy_schema.json) refuses
+MIXED_FAMILIES_ERROR = 500095  # emulator's choice: IPv4 and IPv6 in one IPAddressExpression
+RULE_TAG_KEPT = 32  # Rule.tag: "internally tag will get truncated after 32 characters" (vendor model)
+_KIND_TYPES = {"groups": "Group", "services": "Service", "security-policies": "SecurityPolicy"}
 
 
 class ApiError(Exception):
@@ -72,7 +79,13 @@ class Faults:
     seed: int = 0
     kinds: tuple[str, ...] = ("429", "503", "607", "drop", "slow")
     slow_seconds: float = 0.05
+    drip_seconds: float = 0.01
+    drip_bytes: int = 2000
     counts: dict[str, int] = field(default_factory=dict)
+    # (method, path prefix): every such request is applied and its answer lost (tests of lost creates) ...
+    drop_after_for: tuple[tuple[str, str], ...] = ()
+    # ... or its connection dropped before it is applied (NSX unreachable for it)
+    drop_before_for: tuple[tuple[str, str], ...] = ()
 
 
 class NsxEmulator:
@@ -152,6 +165,12 @@ class NsxEmulator:
         with self.lock:
             self._write(path, dict(body), replace=True)
 
+    def set_faults(self, faults: Faults) -> None:
+        """New faults, and the RNG reseeded with their seed (runs with the same seed see the same faults)."""
+        with self.lock:
+            self.faults = faults
+            self.rng = random.Random(faults.seed)
+
     @contextmanager
     def fault_rate(self, rate: float) -> Iterator[None]:
         old = self.faults.rate
@@ -163,8 +182,12 @@ class NsxEmulator:
 
     # --- request handling ----------------------------------------------------------------------------------
 
-    def pick_fault(self) -> str | None:
+    def pick_fault(self, method: str = "", path: str = "") -> str | None:
         with self.lock:
+            for kind, rules in (("drop-after", self.faults.drop_after_for), ("drop-before", self.faults.drop_before_for)):
+                if any(method == m and path.startswith(API + p) for m, p in rules):
+                    self.faults.counts[kind] = self.faults.counts.get(kind, 0) + 1
+                    return kind
             if self.faults.rate <= 0 or self.rng.random() >= self.faults.rate:
                 return None
             kind = self.rng.choice(self.faults.kinds)
@@ -364,7 +387,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
-        fault = em.pick_fault()
+        fault = em.pick_fault(method, url.path)
         if fault in ("429", "503"):
             return self._send(int(fault), ApiError(int(fault), int(fault), "Server busy, retry later").body(), {"Retry-After": "0"})
         if fault == "607":
@@ -378,8 +401,31 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if fault == "slow":
             time.sleep(em.faults.slow_seconds)
+        if fault == "drip":
+            return self._drip(status, payload, headers)
         self._send(status, payload, headers)
         return None
+
+    def _drip(self, status: int, payload: Any, headers: Mapping[str, str]) -> None:
+        """The whole answer, one byte at a time (bounded: ``drip_bytes`` bytes), until the client hangs up."""
+        em = self.emulator
+        data = b"" if payload is None else json.dumps(payload).encode()
+        data = data.ljust(em.faults.drip_bytes, b" ")  # JSON may end with white space
+        head = [
+            f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(data)}",
+        ]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        raw = ("\r\n".join(head) + "\r\n\r\n").encode() + data
+        self.close_connection = True
+        for i in range(len(raw)):
+            try:
+                self.wfile.write(raw[i : i + 1])
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError, OSError):
+                return
+            time.sleep(em.faults.drip_seconds)
 
     def _dispatch(self, method: str, path: str, query: Mapping[str, list[str]], raw: bytes) -> tuple[int, Any, dict[str, str]]:
         em = self.emulator
@@ -515,7 +561,7 @@ def validate(kind: str, obj: dict[str, Any], objects: Mapping[str, Any], domain:
     if "display_name" in obj and (not isinstance(obj["display_name"], str) or len(obj["display_name"]) > 255):
         raise bad("display_name must be a string of at most 255 characters")
     for t in obj.get("tags") or []:
-        if not isinstance(t, dict) or not isinstance(t.get("tag"), str) or len(t.get("scope", "")) > 128 or len(t["tag"]) > 256:
+        if not isinstance(t, dict) or len(t.get("scope") or "") > 128 or len(t.get("tag") or "") > 256:
             raise bad("tags must be {scope, tag} with scope <= 128 and tag <= 256 characters")
     if kind == "groups":
         _group(obj)
@@ -523,14 +569,16 @@ def validate(kind: str, obj: dict[str, Any], objects: Mapping[str, Any], domain:
         _service(obj)
     else:
         _policy(obj, objects)
+    # Last, the vendor model itself: the emulator refuses whatever nsx_policy_schema.json refuses.
+    problems = schema_errors(_KIND_TYPES[kind], strip(obj))
+    if problems:
+        raise ApiError(400, SCHEMA_ERROR, f"{_KIND_TYPES[kind]} {obj.get('id', '')}: " + "; ".join(problems))
 
 
 def _group(obj: Mapping[str, Any]) -> None:
     if obj.get("resource_type", "Group") != "Group":
         raise bad("resource_type must be Group")
-    expression = obj.get("expression")
-    if expression is None:
-        raise bad("Field expression is required")
+    expression = obj.get("expression") or []  # optional (vendor model: Group.Expression)
     if not isinstance(expression, list):
         raise bad("expression must be a list")
     conditions = 0
@@ -549,6 +597,8 @@ def _group(obj: Mapping[str, Any]) -> None:
                 raise bad("IPAddressExpression needs 1 to 25,000 items")
             for ip in ips:
                 _address_item(ip)
+            if len({_version(ip) for ip in ips}) > 1:
+                raise bad("Both IPv4 and IPv6 addresses within one IPAddressExpression is not allowed", MIXED_FAMILIES_ERROR)
         elif kind == "Condition":
             _condition(e)
             conditions += 1
@@ -578,11 +628,12 @@ def _group(obj: Mapping[str, Any]) -> None:
 
 
 def _condition(e: Mapping[str, Any]) -> None:
-    _enum(e, "member_type", MEMBER_TYPES, required=True)
-    _enum(e, "key", CONDITION_KEYS, required=True)
-    _enum(e, "operator", OPERATORS, required=True)
-    if not isinstance(e.get("value"), str) or not e["value"]:
-        raise bad("Condition value must not be empty")
+    """Field types and enums are the vendor model's (checked by schema_errors); every field is optional there, and
+    an empty value is allowed ("If value for Condition is empty, then condition will not be evaluated")."""
+
+
+def _version(text: str) -> int:
+    return ipaddress.ip_address(text.split("-", 1)[0].split("/", 1)[0].strip()).version
 
 
 def _service(obj: Mapping[str, Any]) -> None:
@@ -593,18 +644,17 @@ def _service(obj: Mapping[str, Any]) -> None:
         raise bad("Field service_entries is required (at least one entry)")
     ids = set()
     for e in entries:
-        if not isinstance(e, dict) or not isinstance(e.get("id"), str) or not e["id"]:
-            raise bad("every service entry needs an id")
+        if not isinstance(e, dict):
+            raise bad("every service entry must be an object")
+        e.setdefault("id", f"{e.get('resource_type')}-{len(ids)}")  # optional in the vendor model: NSX names it
         if e["id"] in ids:
             raise bad(f"duplicate service entry id {e['id']}")
         ids.add(e["id"])
         kind = e.get("resource_type")
         if kind == "L4PortSetServiceEntry":
-            _enum(e, "l4_protocol", ("TCP", "UDP"), required=True)
             _ports(e, "destination_ports")
             _ports(e, "source_ports")
         elif kind == "ICMPTypeServiceEntry":
-            _enum(e, "protocol", ("ICMPv4", "ICMPv6"), required=True)
             for k in ("icmp_type", "icmp_code"):
                 if e.get(k) is not None and (not _is_int(e[k]) or not 0 <= e[k] <= 255):
                     raise bad(f"{k} must be an integer 0-255")
@@ -613,7 +663,7 @@ def _service(obj: Mapping[str, Any]) -> None:
 
 
 def _references(items: list[str], objects: Mapping[str, Any], what: str, *, kind: str, raw_ok: bool) -> None:
-    if "ANY" in items and len(items) > 1:
+    if any(i.upper() == "ANY" for i in items) and len(items) > 1:
         raise bad(f"{what}: ANY must stand alone")
     for item in items:
         if item == "ANY":
@@ -655,6 +705,7 @@ def _policy(obj: Mapping[str, Any], objects: Mapping[str, Any]) -> None:
         actions = (
             ("ALLOW", "DROP", "REJECT", "JUMP_TO_APPLICATION") if obj.get("category") == "Environment" else ("ALLOW", "DROP", "REJECT")
         )
+        r.setdefault("action", "ALLOW")  # optional in the vendor model
         _enum(r, "action", actions, required=True)
         _enum(r, "direction", ("IN", "OUT", "IN_OUT"))
         _enum(r, "ip_protocol", ("IPV4", "IPV6", "IPV4_IPV6"))
@@ -663,11 +714,11 @@ def _policy(obj: Mapping[str, Any], objects: Mapping[str, Any]) -> None:
         for k in ("logged", "disabled"):
             if k in r and not isinstance(r[k], bool):
                 raise bad(f"rule {rid}: {k} must be true or false")
-        if "tag" in r and (not isinstance(r["tag"], str) or len(r["tag"]) > 32):
-            raise bad(f"rule {rid}: tag is at most 32 characters")
-        sources = _str_list(r, "source_groups", required=True)
-        destinations = _str_list(r, "destination_groups", required=True)
-        services = _str_list(r, "services", required=True)
+        if isinstance(r.get("tag"), str):
+            r["tag"] = r["tag"][:RULE_TAG_KEPT]  # no length limit, "internally truncated after 32 characters"
+        sources = _str_list(r, "source_groups") or ["ANY"]
+        destinations = _str_list(r, "destination_groups") or ["ANY"]
+        services = _str_list(r, "services") or ["ANY"]
         scope = _str_list(r, "scope") or ["ANY"]
         _references(sources, objects, f"rule {rid} source_groups", kind="groups", raw_ok=True)
         _references(destinations, objects, f"rule {rid} destination_groups", kind="groups", raw_ok=True)

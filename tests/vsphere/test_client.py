@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from components.vsphere.nsx_client import NsxApiError, NsxAuthError, NsxClient, NsxError, NsxUnavailableError
+from components.vsphere.nsx_client import (
+    NsxApiError,
+    NsxAuthError,
+    NsxClient,
+    NsxError,
+    NsxTimeoutError,
+    NsxTlsError,
+    NsxUnavailableError,
+)
 
 from .nsx_emulator import Faults, NsxEmulator
 from .support import PASSWORD
@@ -112,9 +120,10 @@ def test_nsx_refusals_carry_nsx_code_and_message(emulator: NsxEmulator) -> None:
 def test_retries_busy_answers_a_bounded_number_of_times(emulator: NsxEmulator) -> None:
     emulator.faults = Faults(rate=1.0, kinds=("429",))
     c = client(emulator, auth="basic", max_retries=3, backoff=0.5, max_backoff=4)
-    with pytest.raises(NsxApiError) as info:
+    with pytest.raises(NsxUnavailableError, match="unavailable") as info:
         c.get(GROUP)
-    assert info.value.status == 429
+    assert info.value.status == 429 and info.value.attempts == 4
+    assert not isinstance(info.value, NsxApiError)  # busy is not a refusal
     assert len(c.sleeps) == 3  # type: ignore[attr-defined]
     # jittered exponential backoff: each delay in [d/2, d] for d = 0.5, 1, 2
     for delay, cap in zip(c.sleeps, (0.5, 1.0, 2.0), strict=True):  # type: ignore[attr-defined]
@@ -143,6 +152,46 @@ def test_connection_errors_give_up_after_the_retries(emulator: NsxEmulator) -> N
     c = client(emulator, auth="basic", max_retries=2)
     with pytest.raises(NsxUnavailableError, match="after 3 attempts"):
         c.get(GROUP)
+
+
+def test_a_503_from_session_creation_is_unavailability_not_authentication(emulator: NsxEmulator) -> None:
+    emulator.faults = Faults(rate=1.0, kinds=("503",))
+    c = client(emulator, max_retries=2)
+    with pytest.raises(NsxUnavailableError, match="unavailable") as info:
+        c.get(GROUP)
+    assert not isinstance(info.value, NsxApiError)
+    assert info.value.status == 503 and info.value.attempts == 3
+    assert "credentials" not in str(info.value)
+    assert [p for _, p, _ in emulator.requests] == []  # never got past the session
+
+
+def test_a_dripping_server_is_cut_off_at_the_deadline_not_kept_alive_by_each_byte(emulator: NsxEmulator) -> None:
+    """The whole exchange has one deadline. The clock is injected: each look at it is 0.1 s later, so an
+    attempt with timeout 1 s ends after at most 10 looks, however fast or slow the bytes come."""
+    emulator.faults = Faults(rate=1.0, kinds=("drip",), drip_seconds=0.002, drip_bytes=5000)
+    looks: list[int] = []
+
+    def clock() -> float:
+        looks.append(1)
+        return len(looks) * 0.1
+
+    c = client(emulator, auth="basic", timeout=1.0, max_retries=2, clock=clock)
+    with pytest.raises(NsxTimeoutError) as info:
+        c.get(GROUP)
+    assert isinstance(info.value, NsxUnavailableError)
+    assert info.value.attempts == 3
+    assert 0 < info.value.received < 5000  # cut off in the middle of the answer
+    assert len(looks) <= 3 * 11  # (deadline + 10 reads) per attempt: bounded by the deadline, not by the answer
+    assert len(c.sleeps) == 2  # type: ignore[attr-defined]
+
+
+def test_a_dripping_server_with_the_real_clock(emulator: NsxEmulator) -> None:
+    # 5 ms a byte never trips a per-read timeout; only a total deadline stops the 10 s answer.
+    emulator.faults = Faults(rate=1.0, kinds=("drip",), drip_seconds=0.005, drip_bytes=2000)
+    c = client(emulator, auth="basic", timeout=0.3, max_retries=0)
+    with pytest.raises(NsxTimeoutError, match=r"timeoutSeconds=0\.3") as info:
+        c.get(GROUP)
+    assert info.value.received < 2000
 
 
 def test_lists_follow_the_cursor(emulator: NsxEmulator) -> None:
@@ -181,9 +230,36 @@ def tls_emulator(certificate: tuple[str, str]) -> Iterator[NsxEmulator]:
         yield em
 
 
+def make_certificate(directory: Path, name: str, san: str) -> tuple[str, str]:
+    cert, key = directory / f"{name}.pem", directory / f"{name}-key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", f"/CN={name}", "-addext", f"subjectAltName={san}"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
 def test_tls_is_verified_by_default(tls_emulator: NsxEmulator) -> None:
-    with pytest.raises(NsxError, match=r"TLS verification .* failed"):
+    with pytest.raises(NsxTlsError, match=r"does not trust.*give the NSX Manager's CA as nsx\.caBundle") as info:
         client(tls_emulator).get(GROUP)
+    assert info.value.reason == "unknown-ca"
+
+
+def test_tls_name_mismatch_says_so_and_does_not_blame_the_ca_bundle(tmp_path: Path) -> None:
+    cert = make_certificate(tmp_path, "nsx.example.com", "DNS:nsx.example.com")
+    mismatch = pytest.raises(NsxTlsError, match=r"not valid for the name '127\.0\.0\.1'")
+    with NsxEmulator(password=PASSWORD, tls=cert) as em, mismatch as info:
+        client(em, ca_bundle=cert[0]).get(GROUP)
+    assert info.value.reason == "name-mismatch"
+    assert "caBundle" not in str(info.value)
+
+
+def test_tls_signed_by_another_ca_than_the_bundle(tls_emulator: NsxEmulator, tmp_path: Path) -> None:
+    other = make_certificate(tmp_path, "other-ca", "IP:127.0.0.1")
+    with pytest.raises(NsxTlsError, match=r"not signed by the CA in nsx\.caBundle") as info:
+        client(tls_emulator, ca_bundle=other[0]).get(GROUP)
+    assert info.value.reason == "unknown-ca"
 
 
 def test_tls_with_a_ca_bundle_path_or_pem_text(tls_emulator: NsxEmulator, certificate: tuple[str, str]) -> None:
@@ -194,7 +270,6 @@ def test_tls_with_a_ca_bundle_path_or_pem_text(tls_emulator: NsxEmulator, certif
     c.close()
 
 
-@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_tls_unverified_only_when_asked(tls_emulator: NsxEmulator, caplog: pytest.LogCaptureFixture) -> None:
     assert client(tls_emulator, insecure=True).get(GROUP) is None
     assert "verification is OFF" in caplog.text

@@ -62,15 +62,31 @@ def test_group_contract(nsx: NsxClient) -> None:
     six = [x for i in range(6) for x in (cond(i), or_)][:-1]
     assert "at most 5" in refused(nsx, G + "b", {"expression": six})
     assert "alternate" in refused(nsx, G + "b", {"expression": [cond(1), cond(2)]})
-    refused(nsx, G + "b", {"expression": [{**cond(1), "value": ""}]})
-    refused(nsx, G + "b", {"expression": [{**cond(1), "operator": "LIKE"}]})
+    refused(nsx, G + "b", {"expression": [{**cond(1), "operator": "LIKE"}]}, 255)  # the vendor model's enum
+    refused(nsx, G + "b", {"expression": [{**cond(1), "oprator": "EQUALS"}]}, 255)  # a field the model does not have
+    refused(nsx, G + "b", {"expression": [{k: v for k, v in cond(1).items() if k != "resource_type"}]})  # required
+    mixed = {"resource_type": "IPAddressExpression", "ip_addresses": ["10.0.0.1", "fd00::1"]}
+    assert "IPv4 and IPv6" in refused(nsx, G + "b", {"expression": [mixed]}, 500095)
     refused(nsx, G + "b", {"expression": [{"resource_type": "IPAddressExpression", "ip_addresses": ["10.0.0.300"]}]}, 500095)
     refused(nsx, G + "b", {"expression": [{"resource_type": "IPAddressExpression", "ip_addresses": []}]})
     refused(nsx, G + "b", {"id": "other", "expression": []})
 
 
+def test_what_the_vendor_model_allows_and_our_notes_did_not(nsx: NsxClient) -> None:
+    """Accepted since the vendor model replaced our notes: an empty condition value ("not evaluated"), a group
+    without expression, a rule without action (ALLOW) and a rule tag over 32 characters (NSX keeps 32)."""
+    nsx.patch(G + "c", {"expression": [{**cond(1), "value": ""}]})
+    nsx.patch(G + "d", {"display_name": "no expression"})
+    nsx.patch(P, {"rules": [{k: v for k, v in rule("r", tag="t" * 40).items() if k != "action"}]})
+    got = nsx.get(P)
+    assert got is not None and got["rules"][0]["action"] == "ALLOW" and got["rules"][0]["tag"] == "t" * 32
+
+
 def test_policy_contract(nsx: NsxClient) -> None:
     refused(nsx, P, {"category": "Apps", "rules": []})
+    refused(nsx, P, {"rules": [rule("r", action="PERMIT")]})
+    refused(nsx, P, {"rules": [rule("r", direction="INBOUND")]})
+    refused(nsx, P, {"rules": [rule("r", source_group=["ANY"])]}, 255)  # a misspelt field
     refused(nsx, P, {"sequence_number": 1_000_000, "rules": []})
     refused(nsx, P, {"rules": [rule("r", action="JUMP_TO_APPLICATION")]})
     refused(nsx, P, {"rules": [rule("r", source_groups=["ANY", G + "a"])]})

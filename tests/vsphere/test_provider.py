@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ from components.vsphere.nsx_client import NsxApiError, NsxError
 from components.vsphere.nsx_provider import NsxProvider
 
 from .nsx_emulator import Faults, NsxEmulator
-from .support import PASSWORD, MiniEngine, assert_state_equals, base_config, connection, desired_objects
+from .support import PASSWORD, MiniEngine, assert_state_equals, base_config, connection, desired_objects, round_trip
 
 JENKINS = {"jenkins": {"address": "10.20.0.50", "clients": ["10.30.0.0/16"]}}
 
@@ -167,6 +168,9 @@ def test_diff_reports_changes_and_replacements(emulator: NsxEmulator) -> None:
     assert p.diff(d.path, olds, changed).changes
     moved = {**olds, "path": d.path + "-2"}
     assert p.diff(d.path, olds, moved).replaces == ["path"]
+    new_code = {**olds, "__provider": "v2"}
+    assert p.diff(d.path, {**olds, "__provider": "v1"}, new_code).changes  # a new provider version is recorded
+    assert not p.diff(d.path, {**olds, "__provider": "v1"}, {**olds, "__provider": "v1"}).changes
     other_host = {**olds, "connection": {**olds["connection"], "host": "nsx2"}}
     assert "connection" in (p.diff(d.path, olds, other_host).replaces or [])
 
@@ -176,15 +180,26 @@ def test_check_rejects_a_wrong_path() -> None:
     assert [f.property for f in result.failures] == ["path"]
 
 
-def test_the_serialized_provider_holds_no_secret() -> None:
+def test_the_serialized_provider_is_its_kind_and_its_code_and_nothing_else() -> None:
+    from pathlib import Path
+
     from pulumi.dynamic import ConfigureRequest
     from pulumi.dynamic.config import Config
 
     p = NsxProvider("policy")
+    before = serialize_provider(p)
     p.configure(ConfigureRequest(Config({"eksa-firewall:nsxPassword": PASSWORD}, "eksa-firewall")))
-    blob = base64.b64decode(serialize_provider(p))
-    assert PASSWORD.encode() not in blob
-    assert b"requests" not in blob and b"Session" not in blob
+    assert serialize_provider(p) == before  # configure() reads a password: never pickled
+    call, (expression, namespace) = p.__reduce__()
+    assert call is eval and expression == "exec(LOADER) or provider"
+    assert sorted(namespace) == ["KIND", "LOADER", "SOURCES"] and namespace["KIND"] == "policy"
+    here = Path(nsx_provider.__file__).parent
+    assert {name: zlib.decompress(text) for name, text in namespace["SOURCES"]} == {
+        name: (here / f"{name}.py").read_bytes() for name in ("nsx_client", "nsx_provider")
+    }
+    loaded = round_trip(p)
+    assert loaded.kind == "policy" and type(loaded).__module__.startswith("eksa_firewall_nsx_")
+    assert PASSWORD.encode() not in base64.b64decode(before)
 
 
 def test_password_from_configure_is_used_when_no_input(emulator: NsxEmulator) -> None:
