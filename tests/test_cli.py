@@ -21,7 +21,7 @@ def test_matrix_for_one_platform_and_version(capsys: pytest.CaptureFixture[str])
     assert "bm-tootles" not in rows and "vsphere-vcenter" not in rows and "snow-ec2-https" not in rows
     assert rows["bm-smee-http"]["since"] == "v0.22"
 
-    assert main(["matrix", "--platform", "snow"]) == 0
+    assert main(["matrix", "--platform", "snow", "--wide"]) == 0
     out = capsys.readouterr().out
     assert "snow-ec2-https" in out and "8243" in out and "(erratum)" in out
 
@@ -50,7 +50,7 @@ URN = re.compile(r"^urn:pulumi:[^:]+::eksa-firewall::.+::[^:]+$")
 def test_plan_json_follows_the_documented_shape(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--stack", stack, "--format", "json", "--project-dir", str(PROJECT_DIR)]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert list(doc) == ["schema", "project", "stack", "resources", "outputs", "flows", "local_only"]
+    assert list(doc) == ["schema", "project", "stack", "resources", "outputs", "flows", "local_only", "clusters", "endpoints"]
     assert (doc["schema"], doc["project"], doc["stack"]) == (PLAN_SCHEMA, "eksa-firewall", stack)
     assert doc["resources"], "the example stack registers resources"
     urns = {r["urn"] for r in doc["resources"]}

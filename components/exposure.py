@@ -1,0 +1,39 @@
+"""When does a peer's set of address ranges count as "anywhere"?
+
+Judged on the union of the ranges, per address family, never on one prefix at a time: ``0.0.0.0/1`` and
+``128.0.0.0/1`` together are the whole IPv4 Internet although neither is ``0.0.0.0/0``.
+
+A union counts as anywhere for a family when it covers the whole family, or more than ``ANYWHERE_SHARE`` of
+it: one sixteenth, i.e. more than 2**28 IPv4 addresses (a /4) or more than a /4 of IPv6. Every private range
+together (10/8, 172.16/12, 192.168/16, 100.64/10: about 1/200 of IPv4) stays far below it, while ``2000::/3``
+(all of today's global IPv6 unicast) and any "the Internet minus a few ranges" list stay above it.
+
+Pure: the diff's exposure warnings use it, and so can topology validation (sensitive ports, SSH).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from fractions import Fraction
+
+from .reader import Network
+
+ANYWHERE_SHARE = Fraction(1, 16)
+FAMILY_SIZE = {4: 2**32, 6: 2**128}
+
+
+def covered(networks: Iterable[Network], version: int) -> int:
+    """How many addresses of IP ``version`` the union of ``networks`` holds (overlaps counted once)."""
+    same = [n for n in networks if n.version == version]
+    return sum(n.num_addresses for n in ipaddress.collapse_addresses(same))  # type: ignore[arg-type]
+
+
+def anywhere_families(networks: Iterable[Network]) -> tuple[int, ...]:
+    """The IP versions (4, 6) for which the union of ``networks`` counts as anywhere (see the module docstring)."""
+    nets = list(networks)
+    return tuple(v for v in (4, 6) if Fraction(covered(nets, v), FAMILY_SIZE[v]) > ANYWHERE_SHARE)
+
+
+def is_anywhere(networks: Iterable[Network]) -> bool:
+    return bool(anywhere_families(networks))
