@@ -193,4 +193,3 @@ def test_pulumi_yaml_keys_written_twice(tmp_path: Path, capsys: pytest.CaptureFi
     (tmp_path / "Pulumi.t.yaml").write_text(STACK, encoding="utf-8")
     assert main(["plan", "--stack-file", str(tmp_path / "Pulumi.t.yaml"), "--project-dir", str(tmp_path)]) == 2
     assert "Pulumi.yaml:3: key 'name' is already defined at line 1" in capsys.readouterr().err
-
