@@ -67,7 +67,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"eksa-firewall: {missing}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - the last resort: a bug, reported in one line
+        if _ours(exc):
+            print(f"eksa-firewall: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         return _internal_error(exc)
+
+
+def _ours(exc: BaseException) -> bool:
+    """An EksaFirewallError raised by this same code loaded under its other name. Installed (`eksa-firewall`), the
+    package is `eksa_firewall`; the program it runs, this repository's __main__.py, imports it as `components`: an
+    error the program raises is then `components.errors.ConfigError`, not a subclass of this module's classes."""
+    return any(c.__name__ == "EksaFirewallError" and c.__module__.rpartition(".")[2] == "errors" for c in type(exc).__mro__)
 
 
 def _missing_sdk(exc: ModuleNotFoundError) -> str | None:
