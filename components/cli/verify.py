@@ -3,7 +3,7 @@
 ``components.verify.verify`` compares the accesses the flows require with those the registered objects allow
 (read back by the platform's interpreter). This module says, for every missing or excess access, which
 cluster, source and destination endpoints, protocol/ports and catalog rows it concerns: it matches the access
-against each flow's own accesses (``flows.expand`` per flow) and against the endpoints' addresses.
+against each flow's own accesses (``flows.expand`` per flow) and, when no flow holds it, against the endpoints' ranges.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ ACCESS_SENTENCE = (
     "access per pair of its endpoints' ranges, and only the flows this platform's objects enforce count"
 )
 FULL = {"tcp": (0, 65535), "udp": (0, 65535), "icmp": (0, 255)}
+OWN = ("control-plane", "etcd", "worker", "control-plane-vip", "api-load-balancer")  # a cluster's own endpoints
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +63,8 @@ def _endpoints(names: Sequence[str], net: Network) -> str:
     return f"{'/'.join(names)} {net}" if names else f"(no endpoint) {net}"
 
 
-def _overlap(a: Network, b: Network) -> bool:
-    return a.version == b.version and a.overlaps(b)  # type: ignore[arg-type]
+def _within(inner: Network, outer: Network) -> bool:
+    return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
 
 
 class Explainer:
@@ -79,15 +80,17 @@ class Explainer:
                 self.ranges.setdefault((f.cluster, e), endpoint_addresses(topology, cluster, e))
 
     def explain(self, a: Access) -> Explained:
+        """The flows whose own accesses hold ``a`` (a missing access always has some); for an access no flow holds (an
+        excess), the endpoints whose ranges hold its source and destination, and no row."""
         owners: list[Flow] = [
             f
             for f, accesses in zip(self.flows, self.per_flow, strict=True)
             if f.protocol == a.protocol
             and any(
-                _overlap(x.source, a.source)
-                and _overlap(x.destination, a.destination)
-                and x.ports.lo <= a.ports.hi
-                and a.ports.lo <= x.ports.hi
+                _within(a.source, x.source)
+                and _within(a.destination, x.destination)
+                and x.ports.lo <= a.ports.lo
+                and a.ports.hi <= x.ports.hi
                 for x in accesses
             )
         ]
@@ -96,17 +99,13 @@ class Explainer:
             sources, destinations = _unique(f.source for f in owners), _unique(f.destination for f in owners)
             rows = tuple(sorted({r for f in owners for r in f.rows}))
             return Explained(a, clusters, sources, destinations, rows)
-        src = [(c, e) for (c, e), nets in self.ranges.items() if any(_overlap(n, a.source) for n in nets)]
-        dst = [(c, e) for (c, e), nets in self.ranges.items() if any(_overlap(n, a.destination) for n in nets)]
-        # An address that belongs to a cluster's machines names the cluster; a shared peer does not.
-        clusters = _unique(c for c, _ in dst) or _unique(c for c, _ in src)
-        return Explained(
-            a,
-            clusters,
-            _unique(e for c, e in src if c in clusters),
-            _unique(e for c, e in dst if c in clusters),
-            (),
-        )
+        src = [(c, e) for (c, e), nets in self.ranges.items() if any(_within(a.source, n) for n in nets)]
+        dst = [(c, e) for (c, e), nets in self.ranges.items() if any(_within(a.destination, n) for n in nets)]
+        # A range of a cluster's own machines names the cluster (not the clusters it manages); a shared peer does not.
+        src = [m for m in src if m[1] in OWN] or src
+        dst = [m for m in dst if m[1] in OWN] or dst
+        clusters = _unique(c for c, e in dst if e in OWN) or _unique(c for c, e in src if e in OWN) or _unique(c for c, _ in dst)
+        return Explained(a, clusters, _unique(e for c, e in src if c in clusters), _unique(e for c, e in dst if c in clusters), ())
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
