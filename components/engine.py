@@ -8,15 +8,18 @@ exercise: provider-side validation and defaults, real ids and computed outputs, 
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hashlib
 import os
 import runpy
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pulumi
 from google.protobuf import json_format
@@ -30,6 +33,8 @@ from .registration import SECRET, Registration
 from .stackfile import StackConfig
 
 __all__ = ["SECRET", "ProgramRun", "Registration", "run_program", "run_stack"]
+
+T = TypeVar("T")
 
 UNKNOWN = "[unknown]"
 
@@ -125,7 +130,57 @@ def run_program(
     Runs in a fresh context so that repeated runs in one process never see each other's stack or config.
     """
     recorded = [] if recorded is None else recorded
-    return contextvars.Context().run(_run, program, project, stack, dict(config), list(secret_keys), recorded)
+    return _with_own_event_loops(
+        lambda: contextvars.Context().run(_run, program, project, stack, dict(config), list(secret_keys), recorded)
+    )
+
+
+def _with_own_event_loops(body: Callable[[], T]) -> T:
+    """Run ``body`` with an event loop and executor threads whose event loops are all closed when it returns.
+
+    Why: Pulumi's SDK sends every registration from a thread of the loop's default executor
+    (``run_in_executor`` in pulumi/runtime/resource.py), and ``MockMonitor.RegisterResource`` first calls
+    ``_ensure_event_loop()`` (pulumi/runtime/mocks.py; sync_await.py), which gives that thread a new event loop
+    of its own and never closes it. An event loop and its self-pipe sockets form a reference cycle; when
+    the executor's threads end at exit, the loops become garbage and the collector finalizes each cycle's
+    objects in no fixed order. When a socket comes first, its finalizer closes the descriptor (fileno() is
+    then -1), and the loop's ``__del__`` -> ``close()`` -> ``_remove_reader(-1)`` raises "ValueError: Invalid
+    file descriptor: -1", which Python prints as "Exception ignored in: BaseEventLoop.__del__" on stderr
+    (about one ``plan`` in four on the vSphere and Snow stacks). A closed loop has nothing left to do in
+    ``__del__``. So the run gets its own loop and its own executor, whose threads start with a loop made
+    here; at the end the executor's threads are joined and every one of these loops is closed.
+
+    When a loop is already running in this thread (a caller inside asyncio), the run uses that loop, as
+    Pulumi's ``_sync_await`` does."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return body()
+    thread_loops: list[asyncio.AbstractEventLoop] = []
+    lock = threading.Lock()
+
+    def give_thread_a_loop() -> None:
+        thread_loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(thread_loop)  # what _ensure_event_loop() then finds, instead of making one
+        with lock:
+            thread_loops.append(thread_loop)
+
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="eksa-firewall-engine", initializer=give_thread_a_loop))
+    asyncio.set_event_loop(loop)
+    try:
+        return body()
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())  # joins the executor's threads
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+            for thread_loop in thread_loops:  # their threads have ended: nothing runs them any more
+                thread_loop.close()
 
 
 def run_stack(sc: StackConfig, *, recorded: list[Registration] | None = None) -> ProgramRun:

@@ -1,13 +1,17 @@
 """The flows of a plan as a Mermaid flowchart that GitHub renders: endpoints as nodes, flows as edges.
 
 ``render_plan(doc)`` draws a plan document (``eksa-firewall/plan/v1``): one subgraph per cluster holding
-the cluster's own endpoints (node roles, the control-plane VIP, the API load balancer, the managing
-cluster), shared peers (admin machine, client ranges, vCenter, ...) outside the subgraphs, and one edge
-per (cluster, source, destination) labelled with every protocol and port it allows. ``render_flows``
-draws any list of flows, each optionally marked added or removed (the diagram section of ``diff``).
+the cluster's own endpoints (node roles, the control-plane VIP, the API load balancer), shared peers (admin
+machine, client ranges, vCenter, ...) outside the subgraphs, and one edge per (cluster, source, destination)
+labelled with every protocol and port it allows. An edge between two shared peers (the admin machine to
+vCenter) is drawn once, whatever the number of clusters that need it, with the ports of all of them. The
+managing cluster of a workload cluster (``management-cluster``) is not a box of its own: its edges start
+from (or end at) the managing cluster's subgraph, when the plan says which cluster that is (``clusters``).
+``render_flows`` draws any list of flows, each optionally marked added or removed (the diagram section of
+``diff``).
 
-The output is plain Mermaid text (no Markdown fence): wrap it in a ```` ```mermaid ```` fence to show
-it in a GitHub comment or Markdown file. It is deterministic: the same flows give the same text,
+The output is plain Mermaid text (no Markdown fence): ``plan --format mermaid --fence`` and ``diff`` wrap
+it in a ```` ```mermaid ```` fence for GitHub. It is deterministic: the same flows give the same text,
 whatever their order in the document.
 
 Escaping: labels are always double-quoted and every character that Mermaid gives a meaning inside
@@ -23,11 +27,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .ports import PortRange, format_ports, merge, parse_ports
+
 Mark = Literal["same", "added", "removed"]
 
 # Endpoints that belong to one cluster (drawn inside its subgraph); every other endpoint is a shared peer.
 NODE_ROLES = ("control-plane", "etcd", "worker")
-CLUSTER_ENDPOINTS = (*NODE_ROLES, "control-plane-vip", "api-load-balancer", "management-cluster")
+MANAGEMENT_CLUSTER = "management-cluster"  # a workload cluster's managing cluster: drawn as that cluster's subgraph
+CLUSTER_ENDPOINTS = (*NODE_ROLES, "control-plane-vip", "api-load-balancer", MANAGEMENT_CLUSTER)
 _PROTOCOL_ORDER = {"tcp": 0, "udp": 1, "icmp": 2}
 _ESCAPES = {"#": "#35;", '"': "#quot;", "|": "#124;", "<": "#lt;", ">": "#gt;", "[": "#91;", "]": "#93;", "{": "#123;", "}": "#125;"}
 _ID_UNSAFE = re.compile(r"[^a-z0-9]+")
@@ -83,8 +90,12 @@ class _Ids:
         return self._ids[full]
 
 
-def render_flows(edges: Sequence[Edge], *, title: str = "") -> str:
-    """A Mermaid flowchart of ``edges``; added edges are solid green with ``+``, removed dashed red with ``-``."""
+def render_flows(edges: Sequence[Edge], *, title: str = "", managers: Mapping[str, str] | None = None) -> str:
+    """A Mermaid flowchart of ``edges``; added edges are solid green with ``+``, removed dashed red with ``-``.
+
+    ``managers``: workload cluster -> management cluster; a ``management-cluster`` endpoint is then drawn as
+    the managing cluster's subgraph."""
+    managers = managers or {}
     lines = ["flowchart LR"]
     if title:
         lines.append(f"  %% {' '.join(re.sub(r'[%{}]', '', title).split())}")
@@ -92,39 +103,79 @@ def render_flows(edges: Sequence[Edge], *, title: str = "") -> str:
         lines.append('  none["no flows"]')
         return "\n".join(lines) + "\n"
     ids = _Ids()
+
+    def managed(e: Edge, endpoint: str) -> str | None:
+        return managers.get(e.cluster) if endpoint == MANAGEMENT_CLUSTER else None
+
+    def is_peer(e: Edge, endpoint: str) -> bool:
+        return endpoint not in CLUSTER_ENDPOINTS
+
     # Assign ids in sorted order so they never depend on the document's order.
-    clusters = sorted({e.cluster for e in edges})
-    peers = sorted({ep for e in edges for ep in (e.source, e.destination) if ep not in CLUSTER_ENDPOINTS})
+    clusters = sorted({e.cluster for e in edges} | {m for e in edges for ep in (e.source, e.destination) if (m := managed(e, ep))})
+    peers = sorted({ep for e in edges for ep in (e.source, e.destination) if is_peer(e, ep)})
     members: dict[str, set[str]] = defaultdict(set)
     for e in edges:
         for ep in (e.source, e.destination):
-            if ep in CLUSTER_ENDPOINTS:
+            if not is_peer(e, ep) and managed(e, ep) is None:
                 members[e.cluster].add(ep)
+    for peer in peers:
+        ids.get("p", peer)
+    for cluster in clusters:
+        ids.get("cluster", cluster)
 
-    def node(cluster: str, endpoint: str) -> str:
-        return ids.get("c", cluster, endpoint) if endpoint in CLUSTER_ENDPOINTS else ids.get("p", endpoint)
+    def node(e: Edge, endpoint: str) -> str:
+        manager = managed(e, endpoint)
+        if manager is not None:
+            return ids.get("cluster", manager)
+        return ids.get("p", endpoint) if is_peer(e, endpoint) else ids.get("c", e.cluster, endpoint)
 
     for peer in peers:
-        lines.append(f'  {node("", peer)}(["{escape(peer)}"])')
+        lines.append(f'  {ids.get("p", peer)}(["{escape(peer)}"])')
     for cluster in clusters:
         lines.append(f'  subgraph {ids.get("cluster", cluster)}["cluster {escape(cluster)}"]')
         for ep in sorted(members[cluster], key=CLUSTER_ENDPOINTS.index):
             shape = ('["', '"]') if ep in NODE_ROLES else ('("', '")')
-            lines.append(f"    {node(cluster, ep)}{shape[0]}{escape(ep)}{shape[1]}")
+            lines.append(f"    {ids.get('c', cluster, ep)}{shape[0]}{escape(ep)}{shape[1]}")
         lines.append("  end")
 
-    grouped: dict[tuple[str, str, str, Mark], list[Edge]] = defaultdict(list)
+    # One edge per (source node, destination node, mark), with the ports of every flow it stands for: between two
+    # nodes outside a cluster's subgraph (shared peers, a managing cluster) that is one edge for every cluster.
+    # Edges are listed cluster by cluster (shared ones first), in the order of their nodes.
+    drawn: dict[tuple[str, str, Mark], list[Edge]] = defaultdict(list)
+    group: dict[tuple[str, str, Mark], str] = {}
     for e in edges:
-        grouped[(e.cluster, e.source, e.destination, e.mark)].append(e)
+        shared = all(is_peer(e, ep) or managed(e, ep) for ep in (e.source, e.destination))
+        key = (node(e, e.source), node(e, e.destination), e.mark)
+        drawn[key].append(e)
+        group[key] = min(group.get(key, "\uffff"), "" if shared else e.cluster)
+    # A node outside a cluster that reaches every node role of it (or that every node role reaches) on the same
+    # ports: one edge to (or from) the cluster's subgraph instead of one per role.
+    for cluster in clusters:
+        roles = {ids.get("c", cluster, ep) for ep in members[cluster] if ep in NODE_ROLES}
+        if len(roles) < 2:
+            continue
+        inside = {ids.get("c", cluster, ep) for ep in members[cluster]}
+        for outward in (False, True):
+            candidates: dict[tuple[str, Mark, str], list[tuple[str, str, Mark]]] = defaultdict(list)
+            for key, parts in drawn.items():
+                src, dst, mark = key
+                role, other = (src, dst) if outward else (dst, src)
+                if role in roles and other not in inside:
+                    candidates[(other, mark, _label(mark, parts))].append(key)
+            for (other, mark, _text), keys in candidates.items():
+                if {k[0] if outward else k[1] for k in keys} != roles:
+                    continue
+                subgraph = ids.get("cluster", cluster)
+                merged = (subgraph, other, mark) if outward else (other, subgraph, mark)
+                for k in keys:
+                    drawn[merged].extend(drawn.pop(k))
+                    group[merged] = min(group.get(merged, "\uffff"), group.pop(k))
     order: dict[Mark, int] = {"added": 0, "removed": 1, "same": 2}
     styled: dict[str, list[int]] = defaultdict(list)
-    for index, key in enumerate(sorted(grouped, key=lambda k: (k[0], k[1], k[2], order[k[3]]))):
-        cluster, src, dst, mark = key
-        parts = sorted(grouped[key], key=lambda e: (_PROTOCOL_ORDER.get(e.protocol, 9), e.protocol, e.ports))
-        sign = {"added": "+ ", "removed": "- ", "same": ""}[mark]
-        label = "<br/>".join(escape(sign + ports_label(e.protocol, e.ports)) for e in parts)
+    for index, key in enumerate(sorted(drawn, key=lambda k: (group[k], k[0], k[1], order[k[2]]))):
+        src, dst, mark = key
         arrow = "-.->" if mark == "removed" else "-->"
-        lines.append(f'  {node(cluster, src)} {arrow}|"{label}"| {node(cluster, dst)}')
+        lines.append(f'  {src} {arrow}|"{_label(mark, drawn[key])}"| {dst}')
         if mark != "same":
             styled[mark].append(index)
     for mark in ("added", "removed"):
@@ -132,15 +183,29 @@ def render_flows(edges: Sequence[Edge], *, title: str = "") -> str:
             lines.append(f"  linkStyle {','.join(str(i) for i in styled[mark])} {_STYLE[mark]}")
     lines.append("  classDef role fill:#ddf4ff,stroke:#0969da")
     lines.append("  classDef peer fill:#f6f8fa,stroke:#57606a")
-    role_ids = sorted(node(c, ep) for c in clusters for ep in members[c] if ep in NODE_ROLES)
+    role_ids = sorted(ids.get("c", c, ep) for c in clusters for ep in members[c] if ep in NODE_ROLES)
     if role_ids:
         lines.append(f"  class {','.join(role_ids)} role")
     if peers:
-        lines.append(f"  class {','.join(node('', p) for p in peers)} peer")
+        lines.append(f"  class {','.join(ids.get('p', p) for p in peers)} peer")
     return "\n".join(lines) + "\n"
+
+
+def _label(mark: Mark, edges: Sequence[Edge]) -> str:
+    sign = {"added": "+ ", "removed": "- ", "same": ""}[mark]
+    return "<br/>".join(escape(sign + ports_label(proto, ports)) for proto, ports in _merged(edges))
+
+
+def _merged(edges: Sequence[Edge]) -> list[tuple[str, str]]:
+    """(protocol, ports) per protocol, the ports of every edge merged: ``tcp 8243|9092`` once for two clusters."""
+    by_protocol: dict[str, list[PortRange]] = defaultdict(list)
+    for e in edges:
+        by_protocol[e.protocol].extend(parse_ports(e.ports))
+    return [(p, format_ports(merge(by_protocol[p]))) for p in sorted(by_protocol, key=lambda p: (_PROTOCOL_ORDER.get(p, 9), p))]
 
 
 def render_plan(doc: Mapping[str, Any]) -> str:
     """The flows of a plan document as a Mermaid flowchart (text, without a Markdown fence)."""
     title = f"eksa-firewall plan {doc.get('project', '')}/{doc.get('stack', '')}: {len(doc.get('flows', []))} flows"
-    return render_flows(sorted(_edges_of(doc.get("flows", []))), title=title)
+    managers = {str(c["name"]): str(c["managedBy"]) for c in doc.get("clusters") or [] if c.get("managedBy")}
+    return render_flows(sorted(_edges_of(doc.get("flows", []))), title=title, managers=managers)

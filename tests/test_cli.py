@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ def test_matrix_for_one_platform_and_version(capsys: pytest.CaptureFixture[str])
     assert "bm-tootles" not in rows and "vsphere-vcenter" not in rows and "snow-ec2-https" not in rows
     assert rows["bm-smee-http"]["since"] == "v0.22"
 
-    assert main(["matrix", "--platform", "snow"]) == 0
+    assert main(["matrix", "--platform", "snow", "--wide"]) == 0
     out = capsys.readouterr().out
     assert "snow-ec2-https" in out and "8243" in out and "(erratum)" in out
 
@@ -50,7 +51,7 @@ URN = re.compile(r"^urn:pulumi:[^:]+::eksa-firewall::.+::[^:]+$")
 def test_plan_json_follows_the_documented_shape(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--stack", stack, "--format", "json", "--project-dir", str(PROJECT_DIR)]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert list(doc) == ["schema", "project", "stack", "resources", "outputs", "flows", "local_only"]
+    assert list(doc) == ["schema", "project", "stack", "resources", "outputs", "flows", "local_only", "clusters", "endpoints"]
     assert (doc["schema"], doc["project"], doc["stack"]) == (PLAN_SCHEMA, "eksa-firewall", stack)
     assert doc["resources"], "the example stack registers resources"
     urns = {r["urn"] for r in doc["resources"]}
@@ -93,3 +94,31 @@ def test_plan_of_a_bad_stack_file_names_the_key(tmp_path, capsys: pytest.Capture
     err = capsys.readouterr().err
     assert "eksa-firewall:clusters: must not be empty" in err
     assert "eksa-firewall:adminMachine: is required" in err
+
+
+def test_a_command_is_a_module_named_in_the_registry(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+    import types
+
+    from components import cli
+
+    module = types.ModuleType("components.cli.hello")
+
+    def add_parser(subparsers: Any) -> None:
+        p = subparsers.add_parser("hello", help="say hello")
+        p.add_argument("--name", default="world")
+        p.set_defaults(func=lambda args: print(f"hello {args.name}") or 0)
+
+    module.add_parser = add_parser  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "components.cli.hello", module)
+    monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, "hello"])
+    assert main(["hello", "--name", "you"]) == 0
+    assert capsys.readouterr().out == "hello you\n"
+
+
+def test_platform_packages_hold_no_command_line() -> None:
+    """argparse and the commands live in components/cli/; a platform package holds platform code only."""
+    for platform in ("aws", "vsphere", "nutanix", "baremetal"):
+        for path in (PROJECT_DIR / "components" / platform).glob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            assert "argparse" not in text and "add_parser" not in text, path

@@ -1,6 +1,6 @@
 """The flows as an ACL table with concrete addresses, for whoever runs the physical firewalls.
 
-``eksa-firewall acl --stack NAME [--format csv|markdown] [--output FILE]`` exports it from the stack's config,
+``eksa-firewall acl --stack NAME [--format csv|markdown] [--output FILE]`` (components/cli/acl.py) exports it from the stack's config,
 offline and without Pulumi: it is a report for people, not a resource, so it stays out of state and previews.
 
 One line per flow, source network and destination network, in a deterministic order (flows as sorted
@@ -11,11 +11,8 @@ the machines must pass them all.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..catalog import Catalog, load_catalog
 from ..flows import FlowSet, endpoint_addresses
@@ -182,29 +179,3 @@ def to_markdown(flows: tuple[AclFlow, ...], *, title: str) -> str:
 
 
 TITLE = "EKS Anywhere flows for the physical firewalls (eksa-firewall)"
-
-
-def cmd_acl(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_OK, EXIT_USAGE, load_stack_args
-
-    _sc, topology, flows = load_stack_args(args)
-    if topology.platform != "baremetal":
-        print(f"eksa-firewall: acl exports bare-metal stacks; {args.stack or args.stack_file} is {topology.platform}", file=sys.stderr)
-        return EXIT_USAGE
-    entries = acl_flows(topology, flows)
-    text = to_csv(entries) if args.format == "csv" else to_markdown(entries, title=TITLE)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-    return EXIT_OK
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from ..cli import add_stack_arguments
-
-    p = subparsers.add_parser("acl", help="bare metal: the flows with concrete addresses, for physical firewalls (CSV or Markdown)")
-    add_stack_arguments(p)
-    p.add_argument("--format", choices=("csv", "markdown"), default="csv")
-    p.add_argument("--output", "-o", help="write to this file instead of standard output")
-    p.set_defaults(func=cmd_acl)

@@ -1,4 +1,5 @@
-"""``eksa-firewall probe --stack NAME --from ROLE``: can this machine reach every port ROLE must reach?
+"""The probes behind ``eksa-firewall probe --stack NAME --from ROLE`` (components/cli/probe.py): can this machine
+reach every port ROLE must reach?
 
 Run it on a machine of ROLE (an admin machine, a control-plane node, a worker, a client...). For every
 required flow from ROLE it probes each destination address (single addresses; a CIDR is listed as not
@@ -19,15 +20,12 @@ required port is blocked (or not probed before the deadline), 2 on a usage or co
 
 from __future__ import annotations
 
-import argparse
 import errno
 import ipaddress
-import json
 import os
 import select
 import socket
 import struct
-import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -36,7 +34,6 @@ from dataclasses import dataclass
 from ..flows import FlowSet, endpoint_addresses
 from ..ports import PortRange
 from ..reader import Network
-from ..render import table
 from ..topology import Topology
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -197,12 +194,15 @@ def probe_icmp(address: str, icmp_type: int, timeout: float, source: str | None 
 
 
 def probe_one(t: Target, timeout: float, source: str | None = None) -> Result:
-    if t.protocol == "tcp":
-        status, ok = probe_tcp(t.address, t.port, timeout, source)
-    elif t.protocol == "udp":
-        status, ok = probe_udp(t.address, t.port, timeout, source)
-    else:
-        status, ok = probe_icmp(t.address, t.port, timeout, source)
+    try:
+        if t.protocol == "tcp":
+            status, ok = probe_tcp(t.address, t.port, timeout, source)
+        elif t.protocol == "udp":
+            status, ok = probe_udp(t.address, t.port, timeout, source)
+        else:
+            status, ok = probe_icmp(t.address, t.port, timeout, source)
+    except OSError as exc:  # binding or sending failed (no route, address gone): a result, not a crash
+        return Result(target=t, status=f"error ({os.strerror(exc.errno) if exc.errno else exc})", ok=False)
     return Result(target=t, status=status, ok=ok)
 
 
@@ -241,101 +241,3 @@ def _role_addresses(topology: Topology, flows: FlowSet, role: str, cluster: str 
         if any(f.cluster == c.name and f.source == role for f in flows.flows)
         for n in endpoint_addresses(topology, c, role)
     ]
-
-
-def cmd_probe(args: argparse.Namespace) -> int:
-    from ..cli import load_stack_args
-
-    _sc, topology, flows = load_stack_args(args)
-    sources = sorted({f.source for f in flows.flows} - set(UNPROBEABLE_SOURCES))
-    if args.role not in sources:
-        print(f"eksa-firewall: --from {args.role}: no required flow starts there; choose one of {', '.join(sources)}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.cluster is not None and args.cluster not in {c.name for c in topology.clusters}:
-        print(f"eksa-firewall: --cluster {args.cluster}: no such cluster in this stack", file=sys.stderr)
-        return EXIT_USAGE
-    items, notes = targets(topology, flows, args.role, args.cluster)
-    role_nets = _role_addresses(topology, flows, args.role, args.cluster)
-    warnings: list[str] = []
-    local = {a for a in {args.source or _local_source(t.address) for t in items} if a is not None}
-    for a in sorted(local):
-        ip = ipaddress.ip_address(a)
-        if not any(ip in n for n in role_nets):
-            warnings.append(f"this machine sends from {a}, which is not an address of {args.role}: the results say what {a} may reach")
-    skipped = [t for t in items if t.address in local]
-    items = [t for t in items if t.address not in local]
-    results = run_probes(items, timeout=args.timeout, deadline=args.deadline, parallel=args.parallel, source=args.source)
-    results += [Result(target=t, status="skipped: this machine itself", ok=None) for t in skipped]
-    failed = [r for r in results if r.ok is False]
-    if args.format == "json":
-        doc = {
-            "role": args.role,
-            "ok": not failed,
-            "warnings": warnings,
-            "notes": notes,
-            "results": [
-                {
-                    "cluster": r.target.cluster,
-                    "destination": r.target.destination,
-                    "address": r.target.address,
-                    "protocol": r.target.protocol,
-                    "port": r.target.port,
-                    "status": r.status,
-                    "ok": r.ok,
-                    "rows": list(r.target.rows),
-                }
-                for r in results
-            ],
-        }
-        print(json.dumps(doc, indent=2))
-    else:
-        for w in warnings:
-            print(f"warning: {w}")
-        rows = [
-            (
-                r.target.cluster,
-                r.target.destination,
-                r.target.address,
-                r.target.protocol,
-                (f"type {r.target.port}" if r.target.protocol == "icmp" else str(r.target.port)),
-                {True: "ok", False: "FAIL", None: "-"}[r.ok],
-                r.status,
-                ", ".join(r.target.rows),
-            )
-            for r in results
-        ]
-        print(table(("cluster", "to", "address", "proto", "port", "result", "status", "catalog rows"), rows))
-        for n in notes:
-            print(f"note: {n}")
-        verdict = f"FAILED: {len(failed)} required port(s) blocked" if failed else "OK: every required port that can be probed is reachable"
-        print(f"{verdict} ({len(results)} probes from {args.role})")
-    return EXIT_FAILED if failed else EXIT_OK
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from ..cli import add_stack_arguments
-
-    p = subparsers.add_parser(
-        "probe",
-        help="bare metal: from this machine, check that every port a role must reach is reachable",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_stack_arguments(p)
-    p.add_argument(
-        "--from", dest="role", required=True, help="the role this machine plays: admin-machine, control-plane, worker, etcd, ..."
-    )
-    p.add_argument("--cluster", help="only this cluster's flows")
-    p.add_argument("--source", help="send from this local address (default: the kernel's choice)")
-    p.add_argument("--timeout", type=_positive, default=2.0, help="seconds per probe (default 2)")
-    p.add_argument("--deadline", type=_positive, default=60.0, help="seconds for the whole run (default 60)")
-    p.add_argument("--parallel", type=int, default=16, help="probes in flight at once (default 16)")
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.set_defaults(func=cmd_probe)
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 600:
-        raise argparse.ArgumentTypeError("must be between 0 and 600 seconds")
-    return value

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from components.cli.plan import environment_fields
 from components.flows import NODE_ROLES, build_flows, endpoint_addresses
 from components.topology import parse_topology
 
@@ -26,7 +27,7 @@ COMPONENT = "eksa-firewall:index:AwsFirewall"
 BASE_CONFIG: dict[str, Any] = {
     "platform": "snow",
     "adminMachine": {"addresses": ["10.0.0.5/32"]},
-    "clients": {"api": ["10.1.0.0/16"], "ssh": ["10.2.0.0/24"]},
+    "clients": {"api": ["10.1.0.0/16", "10.5.0.0/16"], "ssh": ["10.2.0.0/24"]},
     "endpoints": {"snowDevices": [{"name": "snow-1", "address": "10.0.0.20"}]},
     "clusters": [
         {
@@ -90,6 +91,7 @@ def plan_from_config(config: Mapping[str, Any], *, stack: str = "aws-region-exam
         },
         "flows": [f.to_json() for f in flows.flows],
         "local_only": [x.to_json() for x in flows.local_only],
+        **environment_fields(topology, flows),
     }
 
 
@@ -101,6 +103,22 @@ def _with(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
 
 def _ssh_range(c: dict[str, Any]) -> None:
     c["clients"]["ssh"].append("192.168.50.0/24")
+
+
+def _api_range_removed(c: dict[str, Any]) -> None:
+    c["clients"]["api"].remove("10.5.0.0/16")
+
+
+def _worker_group(c: dict[str, Any]) -> None:
+    c["clusters"][0]["workerGroups"].append({"name": "md-1", "addresses": ["10.0.5.0/24"]})
+
+
+def _nodeport_clients(c: dict[str, Any]) -> None:
+    c["clients"]["nodePort"] = ["10.6.0.0/16"]
+
+
+def _api_server_port(c: dict[str, Any]) -> None:
+    c["clusters"][0]["controlPlane"]["apiServerPort"] = 443
 
 
 def _jenkins(c: dict[str, Any]) -> None:
@@ -164,6 +182,10 @@ def scenarios() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     return {
         "no-change": (base, copy.deepcopy(base)),
         "ssh-range-added": (base, plan_from_config(_with(_ssh_range))),
+        "api-range-removed": (base, plan_from_config(_with(_api_range_removed))),
+        "worker-group-added": (base, plan_from_config(_with(_worker_group))),
+        "nodeport-clients-added": (base, plan_from_config(_with(_nodeport_clients))),
+        "api-server-port-changed": (base, plan_from_config(_with(_api_server_port))),
         "jenkins-enabled": (base, plan_from_config(_with(_jenkins))),
         "api-open-to-internet": (base, plan_from_config(_with(_api_world))),
         "workers-removed": (base, plan_from_config(_with(_no_workers))),

@@ -61,3 +61,18 @@ def toggle_jenkins(config: dict[str, Any]) -> None:
         del config[f"{NS}managementTools"]
     else:
         config[f"{NS}managementTools"] = {"jenkins": {"address": "10.99.0.50", "clients": ["10.99.1.0/24"]}}
+
+
+def remove_api_range(config: dict[str, Any]) -> None:
+    """Drop the last API client range (the only one, on some stacks: then its flows go too)."""
+    config[f"{NS}clients"]["api"].pop()
+
+
+def add_worker_group(config: dict[str, Any]) -> None:
+    """A new worker group in the first cluster: by address, or (bare metal) by a hardware selector."""
+    groups = config[f"{NS}clusters"][0].setdefault("workerGroups", [])
+    groups.append({"name": "md-new", "addresses": ["10.99.8.0/24"]})
+
+
+def add_nodeport_client(config: dict[str, Any]) -> None:
+    config[f"{NS}clients"]["nodePort"] = [*config[f"{NS}clients"].get("nodePort", []), "10.99.9.0/24"]

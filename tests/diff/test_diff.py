@@ -53,7 +53,7 @@ def test_no_change_is_quiet() -> None:
     assert (d.flows, d.resources, d.new_exposures, d.dangerous) == ([], [], [], False)
     text = render_markdown(d)
     assert "[!CAUTION]" not in text and "[!WARNING]" not in text
-    assert text.endswith("No change: 26 resources and every flow as in the base.\n")
+    assert text.endswith("No change: 27 resources and every flow as in the base.\n")
 
 
 def test_a_new_ssh_range_changes_rules_not_flows() -> None:
@@ -82,7 +82,9 @@ def test_api_open_to_the_internet_is_loud() -> None:
     assert d.kept_exposures == 0  # the security groups' egress to 0.0.0.0/0 is outbound: not an exposure
     text = render_markdown(d)
     assert text.index("[!WARNING]") < text.index("**Flows:**")  # the warning comes first
-    assert "OPEN TO THE WHOLE INTERNET" in text
+    assert "OPEN TO ANYWHERE" in text
+    # Judged on the peer's ranges too, not only on the rules: api-clients is anywhere in both families.
+    assert {(x.destination, x.families) for x in d.new_peer_exposures} == {("control-plane", (4, 6)), ("control-plane-vip", (4, 6))}
 
 
 def test_removing_workers_removes_flows_and_deletes_rules() -> None:
@@ -193,7 +195,14 @@ def _nutanix(side: str) -> dict[str, Any]:
         (_nutanix("srcSubnets"), True),
         (_nutanix("destSubnets"), False),
         (_res("command:remote:Command", "nft", {"create": "nft -f - <<EOF\nip saddr 0.0.0.0/0 tcp dport 22 accept\nEOF"}), True),
-        (_res("command:remote:Command", "nft", {"create": "ip saddr 10.0.0.0/0 tcp dport 22 accept\nip6 saddr fe80::/0 accept"}), False),
+        # A /0 is the whole family whatever address is written before it (nft masks the host bits).
+        (_res("command:remote:Command", "nft", {"create": "ip saddr 10.0.0.0/0 tcp dport 22 accept"}), True),
+        (_res("command:remote:Command", "nft", {"create": "ip6 saddr fe80::/0 accept"}), True),
+        (_res("command:remote:Command", "nft", {"create": "ip saddr 10.0.0.0/8 tcp dport 22 accept\nip6 saddr fe80::/10 accept"}), False),
+        # Two halves in one rule are the whole Internet; each alone is half of it (above the share: anywhere too).
+        (_res(SG_RULE, "r", {"type": "ingress", "cidrBlocks": ["0.0.0.0/1", "128.0.0.0/1"], "fromPort": 22, "toPort": 22}), True),
+        (_res(SG_RULE, "r", {"type": "ingress", "cidrBlocks": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"], "fromPort": 22}), False),
+        (_res("command:remote:Command", "nft", {"create": "ip saddr { 0.0.0.0/2, 64.0.0.0/2 } tcp dport 2379 accept"}), True),
         (_res(SG_RULE, "r", {"type": "egress", "cidrBlocks": ["0.0.0.0/0"], "fromPort": 0, "toPort": 0, "protocol": "-1"}), False),
         (_res(SG_RULE, "r", {"type": "ingress", "ipv6CidrBlocks": ["::/0"], "fromPort": 22, "toPort": 22, "protocol": "tcp"}), True),
         (
@@ -247,7 +256,7 @@ def test_a_new_stack_diffs_against_nothing(tmp_path: Path) -> None:
     out = tmp_path / "new.md"
     assert _run_cli(tmp_path / "absent.json", head, out, "--allow-missing") == 0
     text = out.read_text(encoding="utf-8")
-    assert "0 to update, 0 to replace, 0 to delete" in text and "0 removed" in text and "26 to create" in text
+    assert "0 to update, 0 to replace, 0 to delete" in text and "0 removed" in text and "27 to create" in text
 
 
 def test_a_file_that_is_not_a_plan_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

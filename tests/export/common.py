@@ -32,7 +32,7 @@ GENERATORS = {"nftables": ".nft", "iptables": "", "srx": ".srx", "paloalto": ".x
 
 def from_stack(name: str) -> tuple[Topology, FlowSet]:
     """A stack of stacks/ as the command line reads it (components.cli.load_stack_args)."""
-    from components.cli import load_stack_args
+    from components.cli.common import load_stack_args
 
     _sc, topology, flows = load_stack_args(argparse.Namespace(stack=name, stack_file=None, project_dir=str(PROJECT_DIR)))
     return topology, flows

@@ -10,12 +10,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from .aerleon import DEFAULT_ACTIONS, DEFAULT_PREFIX, AerleonOptions, aerleon_files, parse_segment, paths
+from ..export.aerleon import DEFAULT_ACTIONS, DEFAULT_PREFIX, AerleonOptions, aerleon_files, parse_segment, paths
+from .common import EXIT_OK, add_stack_arguments, load_stack_args
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_OK, load_stack_args
-
     sc, topology, flows = load_stack_args(args)
     options = AerleonOptions(
         name=args.name or f"eksa-{sc.stack}".lower(),
@@ -40,8 +39,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from ..cli import add_stack_arguments
-
     p = subparsers.add_parser("export", help="the flows for other tools: Aerleon network, service and policy files (docs/export.md)")
     add_stack_arguments(p)
     p.add_argument("--format", choices=("aerleon",), default="aerleon", help="what to write (default: aerleon)")

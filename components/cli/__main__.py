@@ -1,0 +1,7 @@
+"""``python -m components.cli``: the same command line as the installed ``eksa-firewall``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
