@@ -36,7 +36,9 @@ class Run(NamedTuple):
 
 SNIPPETS: dict[tuple[str, str], Run] = {
     ("docs/configuration.md", "config:"): Run(),
-    ("docs/platforms/baremetal.md", "  eksa-firewall:baremetal:"): Run(into="baremetal-example", extra={"ssh:privateKey": "a private key"}),
+    ("docs/platforms/baremetal.md", "  eksa-firewall:baremetal:"): Run(
+        into="baremetal-example", extra={"eksa-firewall:sshPrivateKey": {"secure": "v1:offline-placeholder"}}
+    ),
     ("docs/platforms/baremetal.md", "  eksa-firewall:hardwareCsv: stacks/hardware-example.csv"): Run(into="baremetal-example"),
     ("docs/platforms/vsphere.md", "  eksa-firewall:vsphere:"): Run(into="vsphere-example"),
     ("docs/platforms/nutanix.md", "apiVersion: anywhere.eks.amazonaws.com/v1alpha1"): Run(why_not="an EKS-A NutanixMachineConfig"),
@@ -44,6 +46,7 @@ SNIPPETS: dict[tuple[str, str], Run] = {
     ("docs/platforms/snow.md", "      additionalSecurityGroups:"): Run(why_not="part of an EKS-A SnowMachineConfig"),
     ("docs/platforms/vsphere.md", "kind: VSphereMachineConfig"): Run(why_not="an EKS-A VSphereMachineConfig"),
     ("docs/reuse.md", "resources:"): Run(why_not="a Pulumi YAML program using the component package"),
+    ("docs/export.md", "  # mgmt: control-plane -> worker, TCP 4240|10250|30000-32767"): Run(why_not="a term of the Aerleon export"),
 }
 
 _BLOCK = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -134,7 +137,9 @@ def test_command_line_matches_the_parser(doc: str, number: int, args: str, shell
     if not words or words[0].startswith("<") or words[0] in ("-h", "--help"):
         return  # `eksa-firewall <command>`: the command itself is a placeholder
     command = words[0]
-    assert command in {"matrix", "plan", "verify", "diff", "acl", "probe"}, f"{doc}:{number}: no command {command!r}"
+    from components.cli import COMMANDS
+
+    assert command in COMMANDS, f"{doc}:{number}: no command {command!r}"
     synopsis = any(c in args for c in "[]|<>") or "..." in args or "…" in args
     if shell and not synopsis:
         assert _parse(words) is not None, f"{doc}:{number}: `eksa-firewall {args}` is refused by the parser"
