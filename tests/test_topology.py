@@ -237,6 +237,13 @@ BAD: list[tuple[str, Callable[[Config], object], str, str, str]] = [
         "not a known key",
         "did you mean 'controlPlane'",
     ),
+    (
+        "selectors are not a key (no platform reads them)",
+        lambda c: cp(c).update(selectors={"role": "cp"}),
+        "eksa-firewall:clusters[0].controlPlane.selectors",
+        "not a known key",
+        "remove it",
+    ),
     ("typo at top level", lambda c: c.update(client=c.pop("clients")), "eksa-firewall:client", "not a known key", "did you mean 'clients'"),
     (
         "unknown EKS-A version",
