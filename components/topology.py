@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .catalog import LATEST_KNOWN_EKSA_VERSION, Version, format_version, parse_version
+from .endpoints import CONTROL_PLANE, ETCD, WORKER, Role
 from .hardware import Machine, parse_hardware_csv
 from .platform import Platform, all_secret_keys, all_sections, platforms
 from .reader import Network, Reader, canonical_networks, is_everywhere, key_join
@@ -87,12 +88,33 @@ class Cluster:
 
     @property
     def etcd(self) -> tuple[Network, ...]:
-        return self.external_etcd.addresses if self.external_etcd else self.control_plane.addresses
+        return self.addresses_of(ETCD)
 
     @property
-    def roles(self) -> tuple[str, ...]:
+    def roles(self) -> tuple[Role, ...]:
         """The node roles that have machines of their own: control-plane, etcd (external only), worker."""
-        return ("control-plane", *(("etcd",) if self.external_etcd else ()), *(("worker",) if self.worker_groups else ()))
+        return (CONTROL_PLANE, *((ETCD,) if self.external_etcd else ()), *((WORKER,) if self.worker_groups else ()))
+
+    @property
+    def kubernetes_roles(self) -> tuple[Role, ...]:
+        """The roles of the cluster's Kubernetes nodes: the control plane, and the workers if it has any
+        (external etcd machines are not Kubernetes nodes). The catalog's ``nodes``; what a managing cluster is."""
+        return (CONTROL_PLANE, *((WORKER,) if self.worker_groups else ()))
+
+    def machine_role(self, role: Role) -> Role:
+        """The role whose machines play ``role``: stacked etcd runs on the control plane's machines."""
+        return CONTROL_PLANE if role == ETCD and self.external_etcd is None else role
+
+    def addresses_of(self, role: Role) -> tuple[Network, ...]:
+        """The addresses of the machines that play ``role`` (``etcd``: the control plane's when stacked)."""
+        machines = self.machine_role(role)
+        if machines == CONTROL_PLANE:
+            return self.control_plane.addresses
+        if machines == WORKER:
+            return self.workers
+        if machines == ETCD and self.external_etcd is not None:
+            return self.external_etcd.addresses
+        raise ValueError(f"{role!r} is not a node role")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -9,12 +9,18 @@ import pytest
 from components.errors import ConfigError
 from components.ports import PortRange, parse_ports
 from components.topology import parse_topology
-from components.vsphere.planner import FINAL_RULE_ID, MAX_PORT_ENTRIES, port_chunks, port_weight, rule_sequence
+from components.vsphere.policies import FINAL_RULE_ID, rule_sequence
+from components.vsphere.services import MAX_PORT_ENTRIES, port_chunks
 from components.vsphere.settings import parse_settings
 
 from .support import base_config, plan_of
 
 JENKINS = {"jenkins": {"address": "10.20.0.50", "clients": ["10.30.0.0/16"]}}
+
+
+def port_weight(ports: tuple[str, ...]) -> int:
+    """How NSX counts a destination_ports list: a range counts as 2."""
+    return sum(2 if "-" in p else 1 for p in ports)
 
 
 def test_port_chunks_respect_the_15_entry_limit_deterministically() -> None:
