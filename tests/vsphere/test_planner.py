@@ -165,3 +165,16 @@ def test_settings_defaults() -> None:
     assert s.nsx.connection is not None
     assert (s.nsx.connection.auth, s.nsx.connection.insecure, s.nsx.connection.port) == ("session", False, 443)
     assert s.tags.enabled and s.nsx.membership_of("worker") == "ipset"
+
+
+@pytest.mark.parametrize("name", ["p", "peer", "peer-a"])
+def test_which_cluster_a_peer_group_serves_does_not_depend_on_the_cluster_name(name: str) -> None:
+    """The VIP's group belongs to its cluster and the admin machine's to none, whatever the cluster is called
+    (a cluster named like the start of ``peer-<peer>`` once made the shared groups look like its own)."""
+    config = base_config()
+    config["clusters"][0]["name"] = name
+    config["clusters"][1]["managedBy"] = name
+    groups = {g.key: g for g in plan_of(config).groups}
+    assert (groups[f"{name}-control-plane-vip"].cluster, groups["peer-admin-machine"].cluster) == (name, None)
+    assert groups[f"{name}-control-plane-vip"].description == f"eksa-firewall peer control-plane-vip of cluster {name}"
+    assert groups["peer-admin-machine"].description == "eksa-firewall peer admin-machine"
