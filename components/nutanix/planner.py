@@ -14,8 +14,9 @@ Rules of a role's policy, each with exactly ONE source (the provider reads only 
   4. inbound from the managing cluster's roles (category), control-plane then worker;
   5. inbound from external peers (one IPv4 address group each), in ``PEER_ORDER``;
   6. inbound from IPv6 networks of peers (one ``src_subnets`` entry each), sorted by network.
-Adding an address to a peer that already has one changes the peer's address group, not a rule; client
-ranges (``clients.*``) come last so that a peer's first range appends its rule at the end.
+The order comes from stable keys only (cluster, role, peer, network: ``Source.sort_key``), never from a
+description. Adding an address to a peer that already has one changes the peer's address group, not a rule;
+client ranges (``clients.*``) come last so that a peer's first range appends its rule at the end.
 
 Services are service groups, one per catalog row and its effective ports, named after the row, so the
 Flow UI shows *why* a port is open.
@@ -33,28 +34,44 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from ..addresses import Network
 from ..catalog import Catalog, Protocol, load_catalog
-from ..flows import NODE_ROLES, Flow, FlowSet, endpoint_addresses, row_ports
+from ..endpoints import (
+    ADMIN_MACHINE,
+    API_CLIENTS,
+    API_LOAD_BALANCER,
+    JENKINS,
+    MANAGEMENT_CLUSTER,
+    NODE_ROLES,
+    NODEPORT_CLIENTS,
+    SSH_CLIENTS,
+    Role,
+)
+from ..flows import Flow, FlowSet, endpoint_addresses, row_ports
 from ..ports import PortSet, format_ports, merge
-from ..reader import Network
 from ..topology import Cluster, Topology
 from .settings import NutanixSettings, RoleCategory
 
 # Peers that become address groups, in rule order: the ones every environment has first, client ranges last.
-PEER_ORDER = ("admin-machine", "api-load-balancer", "jenkins", "api-clients", "ssh-clients", "nodeport-clients")
-MANAGER_ROLES = ("control-plane", "worker")  # the "management-cluster" endpoint: the manager's Kubernetes nodes
+PEER_ORDER = (ADMIN_MACHINE, API_LOAD_BALANCER, JENKINS, API_CLIENTS, SSH_CLIENTS, NODEPORT_CLIENTS)
 
 RuleKind = Literal["outbound", "intra", "inbound"]
 SourceKind = Literal["category", "address-group", "subnet"]
+# Where a rule goes: (tier, rank in the tier, key). Built from stable keys only (cluster, role, peer, network),
+# never from display text. Tiers, in order: outbound, intra-group, the cluster's other roles, the managing
+# cluster's roles, peers' address groups, IPv6 networks.
+SortKey = tuple[int, int, str]
+OUTBOUND_TIER, INTRA_TIER, ROLE_TIER, MANAGER_TIER, PEER_TIER, SUBNET_TIER = range(6)
 
 
-@dataclass(frozen=True, kw_only=True, slots=True, order=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Source:
-    """The one source of an inbound rule."""
+    """The one source of an inbound rule (made by ``role_source``, ``peer_source`` or ``subnet_source``)."""
 
     kind: SourceKind
     ref: str  # category: "<cluster>/<role>"; address-group: its key; subnet: the network
-    label: str  # for descriptions: the endpoint it stands for
+    label: str  # for descriptions only: the endpoint it stands for
+    sort_key: SortKey  # where its rule goes, from the stable keys above
 
     @property
     def network(self) -> Network:
@@ -93,8 +110,13 @@ class RuleSpec:
     services: tuple[str, ...] = ()  # service group keys (intra, inbound); empty intra = DENY
 
     @property
-    def sort_key(self) -> tuple[int, int, str]:
-        return _rule_order(self)
+    def sort_key(self) -> SortKey:
+        if self.kind == "outbound":
+            return (OUTBOUND_TIER, 0, "")
+        if self.kind == "intra":
+            return (INTRA_TIER, 0, "")
+        assert self.source is not None
+        return self.source.sort_key
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -161,7 +183,7 @@ def plan(topology: Topology, flows: FlowSet, settings: NutanixSettings, catalog:
                     services=intra,
                 )
             )
-            for source in sorted(inbound, key=_source_order):
+            for source in sorted(inbound, key=lambda s: s.sort_key):
                 keys = tuple(sorted(inbound[source]))
                 rules.append(
                     RuleSpec(
@@ -200,24 +222,20 @@ def plan(topology: Topology, flows: FlowSet, settings: NutanixSettings, catalog:
 
 
 def _sources(
-    f: Flow, topology: Topology, cluster: Cluster, role: str, prefix: str, groups: dict[str, AddressGroupSpec]
+    f: Flow, topology: Topology, cluster: Cluster, role: Role, prefix: str, groups: dict[str, AddressGroupSpec]
 ) -> list[Source | None]:
     """The rule sources (``None``: the role itself, an intra-group rule) that stand for ``f.source``."""
     if f.source == role:
         return [None]
     if f.source in NODE_ROLES:
-        return [Source(kind="category", ref=category_ref(cluster.name, f.source), label=f"{cluster.name} {f.source}")]
-    if f.source == "management-cluster":
+        return [role_source(cluster, f.source, f"{cluster.name} {f.source}", ROLE_TIER)]
+    if f.source == MANAGEMENT_CLUSTER:
         assert cluster.managed_by is not None
         manager = topology.cluster(cluster.managed_by)
-        return [
-            Source(kind="category", ref=category_ref(manager.name, r), label=f"managing cluster {manager.name} {r}")
-            for r in manager.roles
-            if r in MANAGER_ROLES
-        ]
+        return [role_source(manager, r, f"managing cluster {manager.name} {r}", MANAGER_TIER) for r in manager.kubernetes_roles]
     # An external peer: IPv4 networks in one address group; IPv6 networks one rule each (address groups hold
     # IPv4 only). Only the families the role's machines have: the others could never match.
-    families = {n.version for n in endpoint_addresses(topology, cluster, role)}
+    families = {n.version for n in cluster.addresses_of(role)}
     networks = endpoint_addresses(topology, cluster, f.source)
     out: list[Source | None] = []
     v4 = tuple(n for n in networks if isinstance(n, ipaddress.IPv4Network))
@@ -230,35 +248,32 @@ def _sources(
                 description=f"EKS Anywhere cluster {cluster.name}: {f.source} (eksa-firewall)",
                 networks=v4,
             )
-        out.append(Source(kind="address-group", ref=key, label=f.source))
+        out.append(peer_source(key, f.source))
     if 6 in families:
         # Keyed by the network alone: one rule per network even when several peers list it.
-        out.extend(Source(kind="subnet", ref=str(n), label=f"IPv6 network {n}") for n in networks if n.version == 6)
+        out.extend(subnet_source(n) for n in networks if n.version == 6)
     return out
 
 
-def _peer_rank(peer: str) -> int:
-    return PEER_ORDER.index(peer) if peer in PEER_ORDER else len(PEER_ORDER)
+def role_source(cluster: Cluster, role: Role, label: str, tier: int) -> Source:
+    """The category of ``cluster``'s ``role``: ranked by role (control-plane, etcd, worker), then cluster."""
+    return Source(kind="category", ref=category_ref(cluster.name, role), label=label, sort_key=(tier, NODE_ROLES.index(role), cluster.name))
 
 
-def _source_order(source: Source) -> tuple[int, int, str]:
-    if source.kind == "category":
-        cluster, _, role = source.ref.partition("/")
-        managed = source.label.startswith("managing cluster")
-        return (3 if managed else 2, NODE_ROLES.index(role), cluster)
-    if source.kind == "address-group":
-        return (4, _peer_rank(source.label), source.ref)
-    net = source.network
-    return (5, 0, f"{int(net.network_address):039d}/{net.prefixlen:03d}")
+def peer_source(key: str, peer: str) -> Source:
+    """The address group ``key`` of ``peer``: ranked by ``PEER_ORDER`` (other peers after it), then key."""
+    rank = PEER_ORDER.index(peer) if peer in PEER_ORDER else len(PEER_ORDER)
+    return Source(kind="address-group", ref=key, label=peer, sort_key=(PEER_TIER, rank, key))
 
 
-def _rule_order(rule: RuleSpec) -> tuple[int, int, str]:
-    if rule.kind == "outbound":
-        return (0, 0, "")
-    if rule.kind == "intra":
-        return (1, 0, "")
-    assert rule.source is not None
-    return _source_order(rule.source)
+def subnet_source(net: Network) -> Source:
+    """An IPv6 network: ranked by address, then prefix length."""
+    return Source(
+        kind="subnet",
+        ref=str(net),
+        label=f"IPv6 network {net}",
+        sort_key=(SUBNET_TIER, 0, f"{int(net.network_address):039d}/{net.prefixlen:03d}"),
+    )
 
 
 # --- services ----------------------------------------------------------------------------------------------
