@@ -24,8 +24,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..addresses import within
 from ..catalog import load_catalog
 from ..component import child_name
+from ..endpoints import ADMIN_MACHINE, CONTROL_PLANE, ETCD, JENKINS, WORKER
 from ..errors import ConfigError, Problem, QuotaError
 from ..flows import FlowSet, endpoint_addresses, endpoint_keys, row_ports
 from ..icmp import ECHO_TYPES, icmpv6_type
@@ -33,18 +35,7 @@ from ..ports import PortRange, merge
 from ..reader import Network, key_join
 from ..topology import Topology
 from .scope import Duty, Scope, duties
-from .settings import (
-    ADMIN_MACHINE,
-    CONTROL_PLANE,
-    ETCD,
-    JENKINS,
-    TAG_CLUSTER,
-    TAG_ROLE,
-    WORKER,
-    AwsSettings,
-    Device,
-    GroupKey,
-)
+from .settings import TAG_CLUSTER, TAG_ROLE, AwsSettings, Device, GroupKey
 
 RULES_PER_GROUP_AND_DIRECTION = 60  # Amazon VPC quotas; the Snow blog gives the same number
 GROUPS_PER_DEVICE = 50  # Snowball Edge: security groups per device (AWS Snowball Edge developer guide)
@@ -266,7 +257,7 @@ def _check_names(plan: AwsPlan) -> None:
 
 def _containing(address: Network, members: Mapping[GroupKey, tuple[Network, ...]]) -> list[GroupKey]:
     """The groups with a member network that contains ``address``."""
-    return [k for k, nets in members.items() if any(n.version == address.version and address.subnet_of(n) for n in nets)]  # type: ignore[arg-type]
+    return [k for k, nets in members.items() if any(within(address, n) for n in nets)]
 
 
 def _rows_by_range(topology: Topology, duty: Duty) -> list[tuple[PortRange, frozenset[str]]]:

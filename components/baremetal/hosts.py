@@ -62,10 +62,7 @@ def host_roles(topology: Topology) -> tuple[HostRole, ...]:
     holders = {tinkerbell_holder(topology, x) for x in topology.clusters}
     for c in topology.clusters:
         holds_tinkerbell = tinkerbell is not None and c.name in holders
-        vips = [c.endpoint, *([tinkerbell] if holds_tinkerbell and tinkerbell is not None else [])]
-        out.append(HostRole(cluster=c.name, role="control-plane", machines=c.control_plane.addresses, vips=canonical_networks(vips)))
-        if c.external_etcd is not None:
-            out.append(HostRole(cluster=c.name, role="etcd", machines=c.external_etcd.addresses))
-        if c.worker_groups:
-            out.append(HostRole(cluster=c.name, role="worker", machines=c.workers))
+        vips = canonical_networks([c.endpoint, *([tinkerbell] if holds_tinkerbell and tinkerbell is not None else [])])
+        for role in c.roles:  # the control plane, external etcd, the workers: each with machines of its own
+            out.append(HostRole(cluster=c.name, role=role, machines=c.addresses_of(role), vips=vips if role == CONTROL_PLANE else ()))
     return tuple(out)

@@ -13,28 +13,32 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ..catalog import Protocol, format_version
+from ..endpoints import (
+    ADMIN_MACHINE,
+    API_CLIENTS,
+    BMC,
+    CONTROL_PLANE,
+    CONTROL_PLANE_VIP,
+    DHCP_CLIENTS,
+    ETCD,
+    JENKINS,
+    JENKINS_CLIENTS,
+    NODEPORT_CLIENTS,
+    SSH_CLIENTS,
+    TINKERBELL_VIP,
+    WORKER,
+)  # fmt: skip
 from ..flows import Flow, FlowSet, endpoint_addresses
 from ..ports import PortSet
 from ..reader import Network
 from ..topology import Cluster, Topology
-from .hosts import ADMIN_MACHINE, HostRole, host_roles, tinkerbell_holder
+from .hosts import HostRole, host_roles, tinkerbell_holder
 from .settings import BareMetalSettings
 
 # Endpoints whose addresses do not depend on the cluster: their sets are named without it.
 GLOBAL_ENDPOINTS = frozenset(
-    {
-        "admin-machine",
-        "api-clients",
-        "ssh-clients",
-        "nodeport-clients",
-        "jenkins",
-        "jenkins-clients",
-        "tinkerbell-vip",
-        "bmc",
-        "dhcp-clients",
-    }
+    {ADMIN_MACHINE, API_CLIENTS, SSH_CLIENTS, NODEPORT_CLIENTS, JENKINS, JENKINS_CLIENTS, TINKERBELL_VIP, BMC, DHCP_CLIENTS}
 )
-DHCP_CLIENTS = "dhcp-clients"
 # nft limits a rule comment to 128 bytes (NFTNL_UDATA_COMMENT_MAXLEN).
 MAX_COMMENT = 128
 
@@ -94,12 +98,12 @@ def destination_host(topology: Topology, flow: Flow) -> tuple[str | None, str] |
 def _destination_host(topology: Topology, cluster: Cluster, dst: str) -> tuple[str | None, str] | None:
     if dst == ADMIN_MACHINE:
         return None, ADMIN_MACHINE
-    if dst in ("control-plane", "control-plane-vip"):
-        return cluster.name, "control-plane"
-    if dst == "tinkerbell-vip":
-        return tinkerbell_holder(topology, cluster), "control-plane"
-    if dst in ("etcd", "worker"):
-        return cluster.name, dst
+    if dst in (CONTROL_PLANE, CONTROL_PLANE_VIP):
+        return cluster.name, CONTROL_PLANE
+    if dst == TINKERBELL_VIP:
+        return tinkerbell_holder(topology, cluster), CONTROL_PLANE
+    if dst in (ETCD, WORKER):
+        return cluster.name, cluster.machine_role(dst)
     return None
 
 
