@@ -340,3 +340,16 @@ def test_platform_settings_errors_name_the_stack_key() -> None:
         plan_config(cfg, recorded=recorded)
     assert all(p.key.startswith("eksa-firewall:vsphere") for p in err.value.problems), [str(p) for p in err.value.problems]
     assert recorded == []
+
+
+def test_roles_and_their_machines() -> None:
+    """One definition: stacked etcd is the control plane's machines; a managing cluster is its Kubernetes nodes."""
+    cfg = base()
+    cfg["clusters"].append({"name": "edge", "controlPlane": {"endpoint": "10.12.1.100", "addresses": ["10.12.1.0/26"]}})
+    mgmt, dev, edge = (parse_topology(cfg).cluster(n) for n in ("mgmt", "dev", "edge"))
+    assert (mgmt.roles, dev.roles, edge.roles) == (("control-plane", "worker"), ("control-plane", "etcd", "worker"), ("control-plane",))
+    assert [c.kubernetes_roles for c in (mgmt, dev, edge)] == [("control-plane", "worker"), ("control-plane", "worker"), ("control-plane",)]
+    assert (mgmt.machine_role("etcd"), dev.machine_role("etcd"), mgmt.machine_role("worker")) == ("control-plane", "etcd", "worker")
+    assert [str(n) for n in mgmt.addresses_of("etcd")] == ["10.10.1.0/26"] == [str(n) for n in mgmt.addresses_of("control-plane")]
+    assert [str(n) for n in dev.addresses_of("etcd")] == ["10.11.3.0/28"] and dev.etcd == dev.addresses_of("etcd")
+    assert edge.addresses_of("worker") == ()
