@@ -16,10 +16,9 @@ import ipaddress
 from dataclasses import dataclass
 
 from ..addresses import Network, canonical_networks
-from ..endpoints import ADMIN_MACHINE, CONTROL_PLANE, ETCD, WORKER
+from ..endpoints import ADMIN_MACHINE, CONTROL_PLANE
 from ..topology import Cluster, Topology
 
-HOST_ROLES = (ADMIN_MACHINE, CONTROL_PLANE, ETCD, WORKER)
 # A DHCPDISCOVER comes from 0.0.0.0 to the limited broadcast: the DHCP server's ruleset admits it beside its own address.
 LIMITED_BROADCAST = ipaddress.IPv4Network("255.255.255.255/32")
 
@@ -29,7 +28,7 @@ class HostRole:
     """The machines of one role that share a ruleset, and the virtual addresses they hold."""
 
     cluster: str | None  # None for the admin machine (shared by every cluster)
-    role: str  # one of HOST_ROLES
+    role: str  # admin-machine, or the node role: control-plane, etcd, worker
     machines: tuple[Network, ...]  # the machines' own addresses
     vips: tuple[Network, ...] = ()  # virtual addresses these machines hold (kube-vip)
 

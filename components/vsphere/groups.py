@@ -39,8 +39,7 @@ class GroupSpec:
     description: str
     addresses: tuple[Network, ...] = ()  # IP-set membership
     conditions: tuple[Condition, ...] = ()  # VM membership, joined by OR
-    cluster: str | None = None
-    role: str | None = None
+    cluster: str | None = None  # the cluster it serves (its NSX tag), None for a peer every cluster shares
 
     def path(self, domain: str) -> str:
         return f"/infra/domains/{domain}/groups/{self.id}"
@@ -120,7 +119,6 @@ def role_group(cluster: Cluster, role: Role, nsx: NsxSettings) -> GroupSpec:
         addresses=() if conditions else cluster.addresses_of(role),
         conditions=conditions,
         cluster=cluster.name,
-        role=role,
     )
 
 
