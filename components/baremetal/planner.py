@@ -9,6 +9,7 @@ output is not filtered and replies are accepted as ``established``. They are in 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -123,22 +124,8 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
     hosts = host_roles(topology)
     by_key: dict[tuple[str | None, str], list[Rule]] = {(h.cluster, h.role): [] for h in hosts}
     sets: dict[tuple[str | None, str], dict[str, AddressSet]] = {(h.cluster, h.role): {} for h in hosts}
+    address_sets = _address_sets(topology, flows.flows)
     # The same rule owed by several clusters (every cluster's machines DHCP towards the admin machine) is one rule.
-    # One (IPv4, IPv6) pair of AddressSets per (cluster, endpoint): a flow's endpoints recur in many flows.
-    address_sets: dict[tuple[str, str], tuple[AddressSet | None, AddressSet | None]] = {}
-
-    def family_sets(cluster: Cluster, endpoint: str) -> tuple[AddressSet | None, AddressSet | None]:
-        # Endpoints that do not depend on the cluster have one pair, so rulesets share one AddressSet object.
-        key = ("" if endpoint in GLOBAL_ENDPOINTS else cluster.name, endpoint)
-        pair = address_sets.get(key)
-        if pair is None:
-            addresses = endpoint_addresses(topology, cluster, endpoint)
-            pair = address_sets[key] = (
-                _address_set(cluster.name, endpoint, 4, addresses),
-                _address_set(cluster.name, endpoint, 6, addresses),
-            )
-        return pair
-
     # Every rule: (its ruleset, its index there, the flows asking for it, in order).
     owed: dict[tuple[Any, ...], tuple[tuple[str | None, str], int, list[Flow]]] = {}
     cluster: Cluster | None = None
@@ -152,8 +139,8 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
         if rules is None:  # cannot happen for a validated topology; fail loudly rather than drop a flow
             raise AssertionError(f"flow {flow} ends on {where}, which has no ruleset")
         where_sets = sets[where]
-        src4, src6 = family_sets(cluster, flow.source)
-        dst4, dst6 = family_sets(cluster, flow.destination)
+        src4, src6 = address_sets[_set_key(cluster.name, flow.source)]
+        dst4, dst6 = address_sets[_set_key(cluster.name, flow.destination)]
         for version, src_set, dst_set in ((4, src4, dst4), (6, src6, dst6)):
             if src_set is None or dst_set is None:
                 continue
@@ -184,6 +171,23 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
         )
         for h in hosts
     )
+
+
+def _set_key(cluster: str, endpoint: str) -> tuple[str, str]:
+    return ("" if endpoint in GLOBAL_ENDPOINTS else cluster, endpoint)
+
+
+def _address_sets(topology: Topology, flows: Iterable[Flow]) -> dict[tuple[str, str], tuple[AddressSet | None, AddressSet | None]]:
+    """The (IPv4, IPv6) address sets of every endpoint of ``flows``, by ``_set_key``: an endpoint that does not
+    depend on the cluster has one pair, so every ruleset shares the same AddressSet objects."""
+    out: dict[tuple[str, str], tuple[AddressSet | None, AddressSet | None]] = {}
+    for f in flows:
+        for endpoint in (f.source, f.destination):
+            key = _set_key(f.cluster, endpoint)
+            if key not in out:
+                addresses = endpoint_addresses(topology, topology.cluster(f.cluster), endpoint)
+                out[key] = (_address_set(f.cluster, endpoint, 4, addresses), _address_set(f.cluster, endpoint, 6, addresses))
+    return out
 
 
 def _address_set(cluster: str, endpoint: str, version: int, addresses: tuple[Network, ...]) -> AddressSet | None:
