@@ -175,10 +175,9 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
     scope = Scope.of(topology, settings)
     members = {k: scope.members(k) for k in scope.keys}
     owed = duties(topology, flows, scope)
-    # address -> the groups with a member network holding it (its egress filters what it sends)
-    containing = {
-        s: _containing(s, members) for d in owed for s in endpoint_addresses(topology, topology.cluster(d.flow.cluster), d.flow.source)
-    }
+    # Each source address -> the groups with a member network holding it (their egress filters what it sends).
+    sources = {s for d in owed for s in endpoint_addresses(topology, topology.cluster(d.flow.cluster), d.flow.source)}
+    containing = {s: _containing(s, members) for s in sources}
     acc: _Acc = defaultdict(list)
     for duty in owed:
         pieces = _rows_by_range(topology, duty)
