@@ -46,8 +46,14 @@ class GroupSpec:
 
     def body(self, owner: str) -> dict[str, Any]:
         expression: list[dict[str, Any]] = []
-        if self.addresses:
-            expression.append({"resource_type": "IPAddressExpression", "ip_addresses": [nsx_address(a) for a in self.addresses]})
+        # One IPAddressExpression per IP version: NSX refuses IPv4 and IPv6 addresses in one expression
+        # (vsphere-automation-sdk-go services/nsxt/model, type IPAddressExpression).
+        for version in (4, 6):
+            items = [nsx_address(a) for a in self.addresses if a.version == version]
+            if items:
+                if expression:
+                    expression.append({"resource_type": "ConjunctionOperator", "conjunction_operator": "OR"})
+                expression.append({"resource_type": "IPAddressExpression", "ip_addresses": items})
         for c in self.conditions:
             if expression:
                 expression.append({"resource_type": "ConjunctionOperator", "conjunction_operator": "OR"})
