@@ -149,19 +149,15 @@ def policy_spec(
         svc = sorted({service_key(f.protocol, f.ports) for f in pair_flows})
         group_keys.update(src, dst)
         service_keys.update(svc)
-        rows = sorted({r for f in pair_flows for r in f.rows})
         rules.append(
-            RuleSpec(
-                id=f"{source}-to-{destination}",
-                display_name=f"{source} to {destination}",
-                description=f"catalog rows: {', '.join(rows)}"[:1024],
-                sequence_number=rule_sequence(source, destination),
+            _allow_rule(
+                source,
+                destination,
+                pair_flows,
                 sources=_paths(src, groups, nsx.domain),
                 destinations=_paths(dst, groups, nsx.domain),
                 services=tuple(services[k].path for k in svc),
-                action="ALLOW",
-                logged=nsx.log_allowed,
-                tag=nsx.log_label,
+                nsx=nsx,
             )
         )
     own = [role_group_key(cluster.name, role) for role in cluster.roles]
@@ -192,6 +188,32 @@ def _by_pair(flows: Iterable[Flow]) -> list[tuple[tuple[str, str], list[Flow]]]:
 
 def _paths(keys: Iterable[str], groups: Mapping[str, GroupSpec], domain: str) -> tuple[str, ...]:
     return tuple(groups[k].path(domain) for k in keys)
+
+
+def _allow_rule(
+    source: str,
+    destination: str,
+    flows: Sequence[Flow],
+    *,
+    sources: tuple[str, ...],
+    destinations: tuple[str, ...],
+    services: tuple[str, ...],
+    nsx: NsxSettings,
+) -> RuleSpec:
+    """What ``flows`` (all from ``source`` to ``destination``) need: the groups and services given by path."""
+    rows = sorted({r for f in flows for r in f.rows})
+    return RuleSpec(
+        id=f"{source}-to-{destination}",
+        display_name=f"{source} to {destination}",
+        description=f"catalog rows: {', '.join(rows)}"[:1024],
+        sequence_number=rule_sequence(source, destination),
+        sources=sources,
+        destinations=destinations,
+        services=services,
+        action="ALLOW",
+        logged=nsx.log_allowed,
+        tag=nsx.log_label,
+    )
 
 
 def _final_rule(cluster: Cluster, protected: tuple[str, ...], nsx: NsxSettings) -> RuleSpec:
