@@ -165,16 +165,14 @@ def row_ports(row: Row, topology: Topology, cluster: Cluster) -> PortSet:
 
 def _expand_word(word: str, cluster: Cluster) -> tuple[str, ...]:
     """A catalog word -> the endpoints it stands for in this cluster."""
-    etcd = (ETCD,) if cluster.external_etcd else (CONTROL_PLANE,)
-    workers = (WORKER,) if cluster.worker_groups else ()
     if word == "nodes":
-        return (CONTROL_PLANE, *workers)
+        return cluster.kubernetes_roles
     if word == "machines":
-        return tuple(dict.fromkeys((CONTROL_PLANE, *etcd, *workers)))
+        return cluster.roles
     if word == ETCD:
-        return etcd
+        return (cluster.machine_role(ETCD),)
     if word == WORKER:
-        return workers
+        return (WORKER,) if cluster.worker_groups else ()
     if word == MANAGEMENT_CLUSTER:
         # A self-managed cluster runs the EKS-A controllers on its own nodes.
         return (MANAGEMENT_CLUSTER,) if cluster.managed_by else _expand_word("nodes", cluster)
@@ -196,17 +194,13 @@ def endpoint_addresses(topology: Topology, cluster: Cluster, endpoint: str) -> t
     if endpoint in single:
         address = single[endpoint]
         return (address,) if address is not None else ()
-    if endpoint == CONTROL_PLANE:
-        return cluster.control_plane.addresses
-    if endpoint == ETCD:
-        return cluster.etcd
-    if endpoint == WORKER:
-        return cluster.workers
+    if endpoint in NODE_ROLES:
+        return cluster.addresses_of(endpoint)
     if endpoint == MANAGEMENT_CLUSTER:
         if cluster.managed_by is None:
             return ()
         manager = topology.cluster(cluster.managed_by)
-        return canonical_networks([*manager.control_plane.addresses, *manager.workers])
+        return canonical_networks(a for role in manager.kubernetes_roles for a in manager.addresses_of(role))
     ranges: dict[str, tuple[Network, ...]] = {
         ADMIN_MACHINE: topology.admin_machine,
         BMC: canonical_networks(b.address for b in ep.bmcs),
@@ -225,26 +219,23 @@ def endpoint_addresses(topology: Topology, cluster: Cluster, endpoint: str) -> t
 def endpoint_keys(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[str, ...]:
     """The config keys that give an endpoint its addresses (for error messages)."""
     p = topology.key_prefix
-    if endpoint == "control-plane":
-        return (key_join(cluster.control_plane.key, "addresses"),)
-    if endpoint == "etcd":
-        return (
-            endpoint_keys(topology, cluster, "control-plane")
-            if not cluster.external_etcd
-            else (key_join(cluster.external_etcd.key, "addresses"),)
-        )
-    if endpoint == "worker":
+    if endpoint in NODE_ROLES:
+        role = cluster.machine_role(endpoint)
+        if role == CONTROL_PLANE:
+            return (key_join(cluster.control_plane.key, "addresses"),)
+        if role == ETCD and cluster.external_etcd is not None:
+            return (key_join(cluster.external_etcd.key, "addresses"),)
         return tuple(key_join(g.machines.key, "addresses") for g in cluster.worker_groups)
-    if endpoint == "management-cluster" and cluster.managed_by:
+    if endpoint == MANAGEMENT_CLUSTER and cluster.managed_by:
         manager = topology.cluster(cluster.managed_by)
-        return endpoint_keys(topology, manager, "control-plane") + endpoint_keys(topology, manager, "worker")
+        return endpoint_keys(topology, manager, CONTROL_PLANE) + endpoint_keys(topology, manager, WORKER)
     keys = {
-        "admin-machine": "adminMachine.addresses",
-        "api-clients": "clients.api",
-        "ssh-clients": "clients.ssh",
-        "nodeport-clients": "clients.nodePort",
-        "jenkins": "managementTools.jenkins.address",
-        "jenkins-clients": "managementTools.jenkins.clients",
+        ADMIN_MACHINE: "adminMachine.addresses",
+        API_CLIENTS: "clients.api",
+        SSH_CLIENTS: "clients.ssh",
+        NODEPORT_CLIENTS: "clients.nodePort",
+        JENKINS: "managementTools.jenkins.address",
+        JENKINS_CLIENTS: "managementTools.jenkins.clients",
     }
     return (f"{p}{keys[endpoint]}",) if endpoint in keys else ()
 

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .catalog import LATEST_KNOWN_EKSA_VERSION, Version, format_version, parse_version
+from .endpoints import ADMIN_MACHINE, CONTROL_PLANE, CONTROL_PLANE_VIP, ETCD, TINKERBELL_VIP, WORKER, Role
 from .exposure import anywhere_families, exposure_share
 from .hardware import Machine, parse_hardware_csv
 from .platform import Platform, all_secret_keys, all_sections, platforms
@@ -88,12 +89,33 @@ class Cluster:
 
     @property
     def etcd(self) -> tuple[Network, ...]:
-        return self.external_etcd.addresses if self.external_etcd else self.control_plane.addresses
+        return self.addresses_of(ETCD)
 
     @property
-    def roles(self) -> tuple[str, ...]:
+    def roles(self) -> tuple[Role, ...]:
         """The node roles that have machines of their own: control-plane, etcd (external only), worker."""
-        return ("control-plane", *(("etcd",) if self.external_etcd else ()), *(("worker",) if self.worker_groups else ()))
+        return (CONTROL_PLANE, *((ETCD,) if self.external_etcd else ()), *((WORKER,) if self.worker_groups else ()))
+
+    @property
+    def kubernetes_roles(self) -> tuple[Role, ...]:
+        """The roles of the cluster's Kubernetes nodes: the control plane, and the workers if it has any
+        (external etcd machines are not Kubernetes nodes). The catalog's ``nodes``; what a managing cluster is."""
+        return (CONTROL_PLANE, *((WORKER,) if self.worker_groups else ()))
+
+    def machine_role(self, role: Role) -> Role:
+        """The role whose machines play ``role``: stacked etcd runs on the control plane's machines."""
+        return CONTROL_PLANE if role == ETCD and self.external_etcd is None else role
+
+    def addresses_of(self, role: Role) -> tuple[Network, ...]:
+        """The addresses of the machines that play ``role`` (``etcd``: the control plane's when stacked)."""
+        machines = self.machine_role(role)
+        if machines == CONTROL_PLANE:
+            return self.control_plane.addresses
+        if machines == WORKER:
+            return self.workers
+        if machines == ETCD and self.external_etcd is not None:
+            return self.external_etcd.addresses
+        raise ValueError(f"{role!r} is not a node role")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -542,15 +564,15 @@ class _Claim:
 def _claims(
     clusters: tuple[Cluster, ...], admin: tuple[Network, ...], tinkerbell: Network | None, key: Callable[[str], str]
 ) -> list[_Claim]:
-    claims = [_Claim(key=key_join(key("adminMachine"), "addresses"), kind="admin-machine", cluster=None, networks=admin)]
+    claims = [_Claim(key=key_join(key("adminMachine"), "addresses"), kind=ADMIN_MACHINE, cluster=None, networks=admin)]
     if tinkerbell is not None:
-        claims.append(_Claim(key=key_join(key("endpoints"), "tinkerbellIp"), kind="tinkerbell-vip", cluster=None, networks=(tinkerbell,)))
+        claims.append(_Claim(key=key_join(key("endpoints"), "tinkerbellIp"), kind=TINKERBELL_VIP, cluster=None, networks=(tinkerbell,)))
     for c in clusters:
-        roles = [("control-plane", c.control_plane), *((("etcd", c.external_etcd),) if c.external_etcd else ())]
-        roles += [("worker", g.machines) for g in c.worker_groups]
-        claims += [_Claim(key=key_join(m.key, "addresses"), kind=role, cluster=c.name, networks=m.addresses) for role, m in roles]
-        vip_key = key_join(c.control_plane.key, "endpoint")
-        claims.append(_Claim(key=vip_key, kind="control-plane-vip", cluster=c.name, networks=(c.endpoint,)))
+        # Per config key: each worker group is its own claim, so a message names the group's key.
+        machines = [(CONTROL_PLANE, c.control_plane), *(((ETCD, c.external_etcd),) if c.external_etcd else ())]
+        machines += [(WORKER, g.machines) for g in c.worker_groups]
+        claims += [_Claim(key=key_join(m.key, "addresses"), kind=role, cluster=c.name, networks=m.addresses) for role, m in machines]
+        claims.append(_Claim(key=key_join(c.control_plane.key, "endpoint"), kind=CONTROL_PLANE_VIP, cluster=c.name, networks=(c.endpoint,)))
     return claims
 
 
@@ -558,11 +580,11 @@ def _may_share(a: _Claim, b: _Claim) -> bool:
     """Addresses two claims may share: a VIP inside its control plane's range (kube-vip runs on those nodes), the
     Tinkerbell VIP inside a control plane's range, two worker groups of one cluster (the same rules)."""
     pair = {a.kind, b.kind}
-    if pair == {"control-plane-vip", "control-plane"}:
+    if pair == {CONTROL_PLANE_VIP, CONTROL_PLANE}:
         return a.cluster == b.cluster
-    if pair == {"tinkerbell-vip", "control-plane"}:
+    if pair == {TINKERBELL_VIP, CONTROL_PLANE}:
         return True
-    return a.kind == b.kind == "worker" and a.cluster == b.cluster
+    return a.kind == b.kind == WORKER and a.cluster == b.cluster
 
 
 def _refuse_overlaps(claims: list[_Claim], option: str, r: Reader) -> None:

@@ -429,3 +429,16 @@ def test_overlapping_roles_are_allowed_when_stated_and_a_vip_may_sit_in_its_cont
     shared = parse_topology(edit(lambda c: (cp(c).update(addresses=["10.10.2.0/26"]), c.update(allowOverlappingRoles=True))))
     assert [str(n) for n in shared.cluster("mgmt").control_plane.addresses] == ["10.10.2.0/26"]
     parse_topology(edit(lambda c: cp(c).update(endpoint="10.10.1.7")))  # the VIP inside its own control plane's range: fine
+
+
+def test_roles_and_their_machines() -> None:
+    """One definition: stacked etcd is the control plane's machines; a managing cluster is its Kubernetes nodes."""
+    cfg = base()
+    cfg["clusters"].append({"name": "edge", "controlPlane": {"endpoint": "10.12.1.100", "addresses": ["10.12.1.0/26"]}})
+    mgmt, dev, edge = (parse_topology(cfg).cluster(n) for n in ("mgmt", "dev", "edge"))
+    assert (mgmt.roles, dev.roles, edge.roles) == (("control-plane", "worker"), ("control-plane", "etcd", "worker"), ("control-plane",))
+    assert [c.kubernetes_roles for c in (mgmt, dev, edge)] == [("control-plane", "worker"), ("control-plane", "worker"), ("control-plane",)]
+    assert (mgmt.machine_role("etcd"), dev.machine_role("etcd"), mgmt.machine_role("worker")) == ("control-plane", "etcd", "worker")
+    assert [str(n) for n in mgmt.addresses_of("etcd")] == ["10.10.1.0/26"] == [str(n) for n in mgmt.addresses_of("control-plane")]
+    assert [str(n) for n in dev.addresses_of("etcd")] == ["10.11.3.0/28"] and dev.etcd == dev.addresses_of("etcd")
+    assert edge.addresses_of("worker") == ()

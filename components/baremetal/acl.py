@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..catalog import Catalog, load_catalog
+from ..endpoints import ADMIN_MACHINE, DHCP_CLIENTS
 from ..flows import FlowSet, endpoint_addresses
 from ..reader import Network
 from ..topology import Topology
-from .hosts import ADMIN_MACHINE
-from .planner import DHCP_CLIENTS, destination_host
+from .planner import destination_host
 
 COLUMNS = (
     "cluster", "source", "source_cidr", "destination", "destination_cidr", "protocol", "ports",

@@ -31,13 +31,14 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+from ..endpoints import DHCP_CLIENTS
 from ..flows import FlowSet, endpoint_addresses
 from ..ports import PortRange
 from ..reader import Network
 from ..topology import Topology
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-UNPROBEABLE_SOURCES = ("dhcp-clients",)  # a machine without an address cannot be imitated from here
+UNPROBEABLE_SOURCES = (DHCP_CLIENTS,)  # a machine without an address cannot be imitated from here
 # UDP services that answer a well-formed request (and the request), by port.
 TFTP_RRQ = b"\x00\x01eksa-firewall-probe\x00octet\x00"
 RMCP_PRESENCE_PING = bytes.fromhex("0600ff06" + "000011be" + "80" + "00" + "00" + "00")

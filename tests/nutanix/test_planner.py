@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
+import pytest
 from hypothesis import given
 
 from components.flows import build_flows
+from components.nutanix import planner
 from components.nutanix.planner import PEER_ORDER, NutanixPlan, PolicySpec, RuleSpec, plan
 from components.nutanix.settings import parse_settings
 from components.ports import subtract
@@ -146,3 +149,20 @@ def test_ipv6_peers_become_one_subnet_rule_each_only_where_nodes_have_ipv6() -> 
 
 def test_peer_order_puts_client_ranges_last() -> None:
     assert PEER_ORDER[-3:] == ("api-clients", "ssh-clients", "nodeport-clients")
+
+
+def test_rule_order_does_not_depend_on_descriptions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A source's label is display text: rewording every label moves no rule (the order comes from cluster,
+    role, peer and network)."""
+    cfg = base()
+    cfg["clusters"][0]["controlPlane"]["addresses"].append("fd00:1::/64")
+    cfg["clients"]["api"] += ["fd10::/64", "2001:db8::/48"]
+    before = planned(cfg)
+    for name in ("role_source", "peer_source", "subnet_source"):
+        make = getattr(planner, name)
+        monkeypatch.setattr(planner, name, lambda *args, make=make: dataclasses.replace(make(*args), label=f"~{make(*args).ref[::-1]}"))
+    after = planned(cfg)
+    assert [r.source.label for p in after.policies for r in p.rules if r.source] != [
+        r.source.label for p in before.policies for r in p.rules if r.source
+    ]
+    assert [[identity(r) for r in p.rules] for p in after.policies] == [[identity(r) for r in p.rules] for p in before.policies]

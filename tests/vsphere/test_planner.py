@@ -9,12 +9,18 @@ import pytest
 from components.errors import ConfigError
 from components.ports import PortRange, parse_ports
 from components.topology import parse_topology
-from components.vsphere.planner import FINAL_RULE_ID, MAX_PORT_ENTRIES, port_chunks, port_weight, rule_sequence
+from components.vsphere.policies import FINAL_RULE_ID, rule_sequence
+from components.vsphere.services import MAX_PORT_ENTRIES, port_chunks
 from components.vsphere.settings import parse_settings
 
 from .support import base_config, plan_of
 
 JENKINS = {"jenkins": {"address": "10.20.0.50", "clients": ["10.30.0.0/16"]}}
+
+
+def port_weight(ports: tuple[str, ...]) -> int:
+    """How NSX counts a destination_ports list: a range counts as 2."""
+    return sum(2 if "-" in p else 1 for p in ports)
 
 
 def test_port_chunks_respect_the_15_entry_limit_deterministically() -> None:
@@ -159,3 +165,16 @@ def test_settings_defaults() -> None:
     assert s.nsx.connection is not None
     assert (s.nsx.connection.auth, s.nsx.connection.insecure, s.nsx.connection.port) == ("session", False, 443)
     assert s.tags.enabled and s.nsx.membership_of("worker") == "ipset"
+
+
+@pytest.mark.parametrize("name", ["p", "peer", "peer-a"])
+def test_which_cluster_a_peer_group_serves_does_not_depend_on_the_cluster_name(name: str) -> None:
+    """The VIP's group belongs to its cluster and the admin machine's to none, whatever the cluster is called
+    (a cluster named like the start of ``peer-<peer>`` once made the shared groups look like its own)."""
+    config = base_config()
+    config["clusters"][0]["name"] = name
+    config["clusters"][1]["managedBy"] = name
+    groups = {g.key: g for g in plan_of(config).groups}
+    assert (groups[f"{name}-control-plane-vip"].cluster, groups["peer-admin-machine"].cluster) == (name, None)
+    assert groups[f"{name}-control-plane-vip"].description == f"eksa-firewall peer control-plane-vip of cluster {name}"
+    assert groups["peer-admin-machine"].description == "eksa-firewall peer admin-machine"
