@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -11,246 +10,222 @@ import pytest
 from components.engine import Registration
 from components.errors import ConfigError
 from components.topology import parse_topology
+from tests.environments import (
+    Environment,
+    add_cluster,
+    add_worker_group,
+    cluster,
+    cluster_config,
+    edit_cluster,
+    edit_worker_group,
+    environment,
+    merge,
+)
 from tests.helpers import plan_config
 
-Config = dict[str, Any]
+Edit = Callable[[Environment], Environment]
 
 
-def base() -> Config:
-    return {
-        "platform": "vsphere",
-        "adminMachine": {"addresses": ["10.10.0.5"]},
-        "clients": {"api": ["10.20.0.0/16"], "ssh": ["10.20.5.0/24"], "nodePort": ["10.20.0.0/16"]},
-        "endpoints": {"vcenter": "10.0.0.10"},
-        "clusters": [
-            {
-                "name": "mgmt",
-                "controlPlane": {"endpoint": "10.10.1.100", "addresses": ["10.10.1.0/26"]},
-                "workerGroups": [{"name": "md-0", "addresses": ["10.10.2.0/24"]}],
-            },
-            {
-                "name": "dev",
-                "managedBy": "mgmt",
-                "controlPlane": {"endpoint": "10.11.1.100", "addresses": ["10.11.1.0/26"]},
-                "etcd": {"external": True, "addresses": ["10.11.3.0/28"]},
-                "workerGroups": [{"name": "md-0", "addresses": ["10.11.2.0/24"]}],
-            },
-        ],
-    }
+def patch(**overrides: Any) -> Edit:
+    return lambda env: merge(env, overrides)
 
 
-def edit(fn: Callable[[Config], object]) -> Config:
-    cfg = copy.deepcopy(base())
-    fn(cfg)
-    return cfg
+def edit(change: Edit) -> Environment:
+    return change(environment("vsphere"))
 
 
-def cp(cfg: Config, i: int = 0) -> dict[str, Any]:
-    return cfg["clusters"][i]["controlPlane"]
+def edit_mgmt_cp(**cp: Any) -> Edit:
+    return lambda env: edit_cluster(env, "mgmt", controlPlane=cp)
 
 
 # (case id, config edit, the key the message must name, words of the message, words of the fix)
-BAD: list[tuple[str, Callable[[Config], object], str, str, str]] = [
-    ("missing platform", lambda c: c.pop("platform"), "eksa-firewall:platform", "is required", "set eksa-firewall:platform"),
-    (
-        "unknown platform",
-        lambda c: c.update(platform="bare-metal"),
-        "eksa-firewall:platform",
-        "'bare-metal' is not one of",
-        "did you mean 'baremetal'",
-    ),
-    ("no clusters", lambda c: c.update(clusters=[]), "eksa-firewall:clusters", "must not be empty", "at least one"),
-    ("clusters not a list", lambda c: c.update(clusters={"name": "x"}), "eksa-firewall:clusters", "must be a list", "YAML list"),
+BAD: list[tuple[str, Edit, str, str, str]] = [
+    ("missing platform", patch(platform=None), "eksa-firewall:platform", "is required", "set eksa-firewall:platform"),
+    ("unknown platform", patch(platform="bare-metal"), "eksa-firewall:platform", "'bare-metal' is not one of", "did you mean 'baremetal'"),
+    ("no clusters", patch(clusters=[]), "eksa-firewall:clusters", "must not be empty", "at least one"),
+    ("clusters not a list", patch(clusters={"name": "x"}), "eksa-firewall:clusters", "must be a list", "YAML list"),
     (
         "duplicate cluster",
-        lambda c: c["clusters"][1].update(name="mgmt"),
+        lambda e: edit_cluster(e, "prod", name="mgmt"),
         "eksa-firewall:clusters[1].name",
         "already defined",
         "its own name",
     ),
     (
         "bad cluster name",
-        lambda c: c["clusters"][0].update(name="Mgmt_1"),
+        lambda e: edit_cluster(e, "mgmt", name="Mgmt_1"),
         "eksa-firewall:clusters[0].name",
         "not a valid name",
         "lower-case",
     ),
     (
         "invalid CIDR",
-        lambda c: cp(c).update(addresses=["10.10.1.0/33"]),
+        edit_mgmt_cp(addresses=["10.10.1.0/33"]),
         "eksa-firewall:clusters[0].controlPlane.addresses[0]",
         "not a valid IP address or CIDR",
         "10.0.0.0/24",
     ),
     (
         "host bits set",
-        lambda c: cp(c).update(addresses=["10.10.1.5/24"]),
+        edit_mgmt_cp(addresses=["10.10.1.5/24"]),
         "eksa-firewall:clusters[0].controlPlane.addresses[0]",
         "host bits set",
         "10.10.1.0/24 for the whole subnet, or 10.10.1.5/32",
     ),
     (
         "role without addresses",
-        lambda c: cp(c).pop("addresses"),
+        edit_mgmt_cp(addresses=None),
         "eksa-firewall:clusters[0].controlPlane.addresses",
         "lists no address",
         "list the role's IPs",
     ),
     (
         "worker group without addresses",
-        lambda c: c["clusters"][0]["workerGroups"][0].update(addresses=[]),
+        lambda e: edit_worker_group(e, "mgmt", "md-0", addresses=[]),
         "eksa-firewall:clusters[0].workerGroups[0].addresses",
         "lists no address",
         "IP pool",
     ),
     (
         "duplicate worker group",
-        lambda c: c["clusters"][0]["workerGroups"].append({"name": "md-0", "addresses": ["10.10.3.0/24"]}),
+        lambda e: add_worker_group(e, "mgmt", {"name": "md-0", "addresses": ["10.10.3.0/24"]}),
         "eksa-firewall:clusters[0].workerGroups[1].name",
         "defined twice",
         "its own name",
     ),
     (
         "external etcd without addresses",
-        lambda c: c["clusters"][1]["etcd"].pop("addresses"),
+        lambda e: edit_cluster(e, "prod", etcd={"addresses": None}),
         "eksa-firewall:clusters[1].etcd.addresses",
         "lists no address",
         "list the role's IPs",
     ),
     (
         "stacked etcd with addresses",
-        lambda c: c["clusters"][1]["etcd"].update(external=False),
+        lambda e: edit_cluster(e, "prod", etcd={"external": False}),
         "eksa-firewall:clusters[1].etcd",
         "stacked on the control plane",
         "external: true",
     ),
     (
         "port out of range",
-        lambda c: c["clusters"][1]["etcd"].update(clientPort=70000),
+        lambda e: edit_cluster(e, "prod", etcd={"clientPort": 70000}),
         "eksa-firewall:clusters[1].etcd.clientPort",
         "not a port between 1 and 65535",
         "such as 2379",
     ),
     (
         "same etcd ports",
-        lambda c: c["clusters"][1]["etcd"].update(clientPort=2380),
+        lambda e: edit_cluster(e, "prod", etcd={"clientPort": 2380}),
         "eksa-firewall:clusters[1].etcd.peerPort",
         "equals clientPort",
         "two ports",
     ),
     (
         "API server port",
-        lambda c: cp(c).update(apiServerPort=8443),
+        edit_mgmt_cp(apiServerPort=8443),
         "eksa-firewall:clusters[0].controlPlane.apiServerPort",
         "not a port EKS-A serves the API on",
         "6443 (default) or 443",
     ),
     (
         "VIP is a subnet",
-        lambda c: cp(c).update(endpoint="10.10.1.0/24"),
+        edit_mgmt_cp(endpoint="10.10.1.0/24"),
         "eksa-firewall:clusters[0].controlPlane.endpoint",
         "is a range, not one address",
         "single IP address",
     ),
-    ("VIP missing", lambda c: cp(c).pop("endpoint"), "eksa-firewall:clusters[0].controlPlane.endpoint", "is required", "IP address"),
+    ("VIP missing", edit_mgmt_cp(endpoint=None), "eksa-firewall:clusters[0].controlPlane.endpoint", "is required", "IP address"),
     (
         "etcd opened to the Internet",
-        lambda c: c.update(adminMachine={"addresses": ["0.0.0.0/0"]}),
+        patch(adminMachine={"addresses": ["0.0.0.0/0"]}),
         "eksa-firewall:adminMachine.addresses",
         "whole address family",
         "never be reachable from 0.0.0.0/0",
     ),
     (
         "kubelet opened to the Internet",
-        lambda c: cp(c).update(addresses=["::/0"]),
+        edit_mgmt_cp(addresses=["::/0"]),
         "eksa-firewall:clusters[0].controlPlane.addresses",
         "Kubelet API",
         "never be reachable",
     ),
     (
         "SSH from anywhere",
-        lambda c: c["clients"].update(ssh=["0.0.0.0/0"]),
+        patch(clients={"ssh": ["0.0.0.0/0"]}),
         "eksa-firewall:clients.ssh[0]",
         "whole Internet",
         "allowSshFromAnywhere: true",
     ),
     (
         "typo in a key",
-        lambda c: c["clusters"][0].update(controlplane=c["clusters"][0].pop("controlPlane")),
+        lambda e: edit_cluster(e, "mgmt", controlPlane=None, controlplane=cluster(e, "mgmt")["controlPlane"]),
         "eksa-firewall:clusters[0].controlplane",
         "not a known key",
         "did you mean 'controlPlane'",
     ),
-    ("typo at top level", lambda c: c.update(client=c.pop("clients")), "eksa-firewall:client", "not a known key", "did you mean 'clients'"),
+    (
+        "typo at top level",
+        lambda e: merge(e, {"clients": None, "client": e["clients"]}),
+        "eksa-firewall:client",
+        "not a known key",
+        "did you mean 'clients'",
+    ),
     (
         "unknown EKS-A version",
-        lambda c: c.update(eksaVersion="v0.99"),
+        patch(eksaVersion="v0.99"),
         "eksa-firewall:eksaVersion",
         "newer than the newest release",
         "upgrade eksa-firewall",
     ),
     (
         "malformed EKS-A version",
-        lambda c: c.update(eksaVersion="zero"),
+        patch(eksaVersion="zero"),
         "eksa-firewall:eksaVersion",
         "not an EKS Anywhere version",
         "such as v0.24",
     ),
-    (
-        "admin machine missing",
-        lambda c: c.pop("adminMachine"),
-        "eksa-firewall:adminMachine",
-        "is required",
-        "add eksa-firewall:adminMachine",
-    ),
-    (
-        "vCenter missing",
-        lambda c: c.pop("endpoints"),
-        "eksa-firewall:endpoints.vcenter",
-        "is required on vsphere",
-        "vCenter Server address",
-    ),
+    ("admin machine missing", patch(adminMachine=None), "eksa-firewall:adminMachine", "is required", "add eksa-firewall:adminMachine"),
+    ("vCenter missing", patch(endpoints=None), "eksa-firewall:endpoints.vcenter", "is required on vsphere", "vCenter Server address"),
     (
         "managedBy unknown",
-        lambda c: c["clusters"][1].update(managedBy="prod"),
+        lambda e: edit_cluster(e, "prod", managedBy="qa"),
         "eksa-firewall:clusters[1].managedBy",
         "names no cluster",
-        "one of dev, mgmt",
+        "one of mgmt, prod",
     ),
     (
         "managedBy chain",
-        lambda c: c["clusters"].append(
-            {"name": "qa", "managedBy": "dev", "controlPlane": {"endpoint": "10.12.1.1", "addresses": ["10.12.1.0/26"]}}
-        ),
+        lambda e: add_cluster(e, cluster_config("qa", 2, managed_by="prod", worker_groups=())),
         "eksa-firewall:clusters[2].managedBy",
         "itself managed",
         "self-managed",
     ),
     (
         "jenkins without clients",
-        lambda c: c.update(managementTools={"jenkins": {"address": "10.30.0.10"}}),
+        patch(managementTools={"jenkins": {"address": "10.30.0.10"}}),
         "eksa-firewall:managementTools.jenkins.clients",
         "is required",
         "as a list",
     ),
-    ("boolean expected", lambda c: c.update(cilium="yes"), "eksa-firewall:cilium", "must be true or false", "true or false"),
+    ("boolean expected", patch(cilium="yes"), "eksa-firewall:cilium", "must be true or false", "true or false"),
     (
         "duplicate address",
-        lambda c: c["clients"].update(api=["10.20.0.0/16", "10.20.0.0/16"]),
+        patch(clients={"api": ["10.20.0.0/16", "10.20.0.0/16"]}),
         "eksa-firewall:clients.api[1]",
         "listed twice",
         "remove the duplicate",
     ),
     (
         "wrong platform section",
-        lambda c: c.update(nutanix={"state": "ENFORCE"}),
+        patch(nutanix={"state": "ENFORCE"}),
         "eksa-firewall:nutanix",
         "another platform",
         "remove eksa-firewall:nutanix",
     ),
     (
         "hardware CSV off bare metal",
-        lambda c: c.update(hardwareCsv="stacks/missing.csv"),
+        patch(hardwareCsv="stacks/missing.csv"),
         "eksa-firewall:hardwareCsv",
         "cannot read",
         "path of the hardware CSV",
@@ -259,9 +234,7 @@ BAD: list[tuple[str, Callable[[Config], object], str, str, str]] = [
 
 
 @pytest.mark.parametrize(("case", "change", "key", "message", "fix"), BAD, ids=[b[0] for b in BAD])
-def test_bad_input_is_refused_before_anything_is_registered(
-    case: str, change: Callable[[Config], object], key: str, message: str, fix: str
-) -> None:
+def test_bad_input_is_refused_before_anything_is_registered(case: str, change: Edit, key: str, message: str, fix: str) -> None:
     recorded: list[Registration] = []
     with pytest.raises(ConfigError) as err:
         plan_config(edit(change), recorded=recorded)
@@ -276,7 +249,9 @@ def test_there_are_at_least_twenty_distinct_bad_inputs() -> None:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    cfg = edit(lambda c: (c.update(platform="vmware"), cp(c).update(addresses=["bad"]), c["clients"].update(ssh=["0.0.0.0/0"])))
+    # three problems planted (the vsphere section removed: with the platform unknown it would be a fourth)
+    three = {"platform": "vmware", "clients": {"ssh": ["0.0.0.0/0"]}, "vsphere": None}
+    cfg = edit(lambda e: edit_cluster(merge(e, three), "mgmt", controlPlane={"addresses": ["bad"]}))
     with pytest.raises(ConfigError) as err:
         parse_topology(cfg, key_prefix="eksa-firewall:")
     keys = {p.key for p in err.value.problems}
@@ -285,17 +260,19 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_the_base_config_is_valid_and_canonical() -> None:
-    t = parse_topology(base())
-    assert [c.name for c in t.clusters] == ["dev", "mgmt"]  # sorted: the order written never matters
-    dev = t.cluster("dev")
-    assert dev.external_etcd is not None
-    assert (dev.etcd_client_port, dev.etcd_peer_port, dev.api_server_port) == (2379, 2380, 6443)
+    env = environment("vsphere")
+    env["clusters"].reverse()  # written prod first: the order written never matters
+    t = parse_topology(env)
+    assert [c.name for c in t.clusters] == ["mgmt", "prod"]  # sorted
+    prod = t.cluster("prod")
+    assert prod.external_etcd is not None
+    assert (prod.etcd_client_port, prod.etcd_peer_port, prod.api_server_port) == (2379, 2380, 6443)
     assert t.eksa_version == (0, 26)
     assert t.cilium is True
 
 
 def test_ssh_from_anywhere_with_explicit_opt_in() -> None:
-    t = parse_topology(edit(lambda c: (c["clients"].update(ssh=["0.0.0.0/0"]), c.update(allowSshFromAnywhere=True))))
+    t = parse_topology(environment("vsphere", clients={"ssh": ["0.0.0.0/0"]}, allowSshFromAnywhere=True))
     assert str(t.clients.ssh[0]) == "0.0.0.0/0"
 
 
@@ -307,19 +284,18 @@ def test_hardware_csv_gives_addresses_and_bmcs_without_credentials(tmp_path) -> 
         "w1,198.51.100.102,root,0therPw!,CC:48:3A:00:00:02,198.51.100.21,255.255.255.0,198.51.100.1,8.8.8.8,type=worker,/dev/sda\n",
         encoding="utf-8",
     )
-    cfg = {
-        "platform": "baremetal",
-        "adminMachine": {"addresses": ["198.51.100.5"]},
-        "endpoints": {"tinkerbellIp": "198.51.100.50"},
-        "hardwareCsv": str(csv),
-        "clusters": [
+    cfg = environment(
+        "baremetal",
+        hardwareCsv=str(csv),
+        endpoints={"bmcs": None},  # the BMCs come from the CSV
+        clusters=[
             {
                 "name": "mgmt",
                 "controlPlane": {"endpoint": "198.51.100.60", "hardwareSelector": {"type": "cp"}},
                 "workerGroups": [{"name": "md-0", "hardwareSelector": {"type": "worker"}}],
             }
         ],
-    }
+    )
     t = parse_topology(cfg)
     mgmt = t.cluster("mgmt")
     assert [str(a) for a in mgmt.control_plane.addresses] == ["198.51.100.11/32"]
@@ -327,14 +303,14 @@ def test_hardware_csv_gives_addresses_and_bmcs_without_credentials(tmp_path) -> 
     assert [(b.name, str(b.address)) for b in t.endpoints.bmcs] == [("cp1", "198.51.100.101/32"), ("w1", "198.51.100.102/32")]
     assert "S3cretPw" not in repr(t) and "0therPw" not in repr(t)
 
-    cfg["clusters"][0]["workerGroups"][0]["hardwareSelector"] = {"type": "wrker"}
+    cfg = edit_worker_group(cfg, "mgmt", "md-0", hardwareSelector={"type": "wrker"})
     with pytest.raises(ConfigError, match="matches no machine in the hardware CSV"):
         parse_topology(cfg)
 
 
 def test_platform_settings_errors_name_the_stack_key() -> None:
-    cfg = base()
-    cfg["vsphere"] = {"nsx": {"bogusKey": 1}}
+    cfg = environment("vsphere")
+    cfg["vsphere"] = {"nsx": {"bogusKey": 1}}  # the whole section replaced
     recorded: list[Registration] = []
     with pytest.raises(ConfigError) as err:
         plan_config(cfg, recorded=recorded)

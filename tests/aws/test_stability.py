@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from components.engine import ProgramRun
-from tests.aws.configs import SECRETS, config, region_config
+from tests.environments import AWS_REGION, AWS_SECRETS, JENKINS, environment, merge
 from tests.helpers import plan_config
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
@@ -22,7 +22,7 @@ SG_REPLACE_KEYS = ("name", "namePrefix", "description", "vpcId")
 
 
 def _run(cfg: dict[str, Any]) -> ProgramRun:
-    return plan_config(cfg, secrets=SECRETS).run
+    return plan_config(cfg, secrets=AWS_SECRETS).run
 
 
 def _by_urn(run: ProgramRun) -> dict[str, dict[str, Any]]:
@@ -30,18 +30,15 @@ def _by_urn(run: ProgramRun) -> dict[str, dict[str, Any]]:
 
 
 def _more_api_clients(cfg: dict[str, Any]) -> dict[str, Any]:
-    cfg["clients"]["api"] = ["172.16.0.0/24", *cfg["clients"]["api"]]  # first in the list: positions shift
-    return cfg
+    return merge(cfg, {"clients": {"api": ["172.16.0.0/24", *cfg["clients"]["api"]]}})  # first in the list: positions shift
 
 
 def _jenkins(cfg: dict[str, Any]) -> dict[str, Any]:
-    cfg["managementTools"] = {"jenkins": {"address": "10.0.5.5", "clients": ["10.0.5.0/24"]}}
-    return cfg
+    return merge(cfg, {"managementTools": JENKINS})
 
 
 def _more_ssh_clients(cfg: dict[str, Any]) -> dict[str, Any]:
-    cfg["clients"]["ssh"] = ["10.0.8.0/24", *cfg["clients"]["ssh"]]
-    return cfg
+    return merge(cfg, {"clients": {"ssh": ["10.0.8.0/24", *cfg["clients"]["ssh"]]}})
 
 
 CHANGES = {"one-more-api-range": _more_api_clients, "jenkins-enabled": _jenkins, "one-more-ssh-range": _more_ssh_clients}
@@ -50,7 +47,7 @@ CHANGES = {"one-more-api-range": _more_api_clients, "jenkins-enabled": _jenkins,
 @pytest.mark.parametrize("change", sorted(CHANGES))
 def test_region_change_only_adds_resources(change: str) -> None:
     # region mode creates the admin-machine group, and a Jenkins group as soon as Jenkins is enabled
-    base_cfg = region_config() if change == "jenkins-enabled" else _jenkins(region_config())
+    base_cfg = environment("snow", aws=AWS_REGION) if change == "jenkins-enabled" else _jenkins(environment("snow", aws=AWS_REGION))
     before = _by_urn(_run(base_cfg))
     after = _by_urn(_run(CHANGES[change](base_cfg)))
     assert set(before) <= set(after), f"removed or renamed: {sorted(set(before) - set(after))}"
@@ -61,8 +58,8 @@ def test_region_change_only_adds_resources(change: str) -> None:
 
 @pytest.mark.parametrize("change", sorted(CHANGES))
 def test_snow_change_replaces_no_resource(change: str) -> None:
-    base = _run(config())
-    after_run = _run(CHANGES[change](config()))
+    base = _run(environment("snow"))
+    after_run = _run(CHANGES[change](environment("snow")))
     before, after = _by_urn(base), _by_urn(after_run)
     assert set(before) <= set(after), f"removed or renamed: {sorted(set(before) - set(after))}"
     for urn, inputs in before.items():
@@ -74,8 +71,8 @@ def test_snow_change_replaces_no_resource(change: str) -> None:
 
 
 def test_snow_added_client_range_changes_only_the_affected_rules() -> None:
-    before = {r.name: r.inputs for r in _run(config()).of_type(SG)}
-    after = {r.name: r.inputs for r in _run(_more_api_clients(config())).of_type(SG)}
+    before = {r.name: r.inputs for r in _run(environment("snow")).of_type(SG)}
+    after = {r.name: r.inputs for r in _run(_more_api_clients(environment("snow"))).of_type(SG)}
     for name, inputs in before.items():
         assert inputs["egress"] == after[name]["egress"], name  # client ranges only ever reach ingress
         added = [b for b in after[name]["ingress"] if b not in inputs["ingress"]]
@@ -84,8 +81,8 @@ def test_snow_added_client_range_changes_only_the_affected_rules() -> None:
 
 @pytest.mark.parametrize("mode", ["snow", "region"])
 def test_order_of_lists_never_matters(mode: str) -> None:
-    cfg = config() if mode == "snow" else region_config()
-    shuffled = config() if mode == "snow" else region_config()
+    cfg = environment("snow") if mode == "snow" else environment("snow", aws=AWS_REGION)
+    shuffled = environment("snow") if mode == "snow" else environment("snow", aws=AWS_REGION)
     shuffled["clusters"] = list(reversed(shuffled["clusters"]))
     shuffled["clients"] = {k: list(reversed([*v, "172.16.0.0/24"])) for k, v in shuffled["clients"].items()}
     cfg["clients"] = {k: [*v, "172.16.0.0/24"] for k, v in cfg["clients"].items()}

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import ipaddress
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings
 
 from components.engine import Registration
 from components.verify import verify
+from tests.environments import (
+    JENKINS,
+    add_cluster,
+    add_worker_group,
+    cluster,
+    cluster_config,
+    edit_cluster,
+    edit_worker_group,
+    environment,
+    environments,
+    merge,
+    role_addresses,
+)
 from tests.helpers import plan_config, plan_stack
-
-from .support import base_config
 
 
 def _ok(config: dict[str, Any]) -> None:
@@ -32,50 +43,43 @@ def test_example_stack_verifies() -> None:
 
 
 def _variant(name: str) -> dict[str, Any]:
-    c = base_config()
-    prod = c["clusters"][1]
+    c = environment("vsphere")
     if name == "stacked etcd":
-        del prod["etcd"]
+        c = edit_cluster(c, "prod", etcd=None)
     elif name == "jenkins":
-        c["managementTools"] = {"jenkins": {"address": "10.20.0.50", "clients": ["10.30.0.0/16"]}}
+        c = merge(c, {"managementTools": JENKINS})
     elif name == "no cilium":
-        c["cilium"] = False
+        c = merge(c, {"cilium": False})
     elif name == "api port 443":
-        prod["controlPlane"]["apiServerPort"] = 443
+        c = edit_cluster(c, "prod", controlPlane={"apiServerPort": 443})
     elif name == "load balancer":
-        prod["controlPlane"]["loadBalancer"] = {"address": "10.22.0.200", "port": 443}
-        c["managementTools"] = {"jenkins": {"address": "10.20.0.50", "clients": ["10.30.0.0/16"]}}
+        c = edit_cluster(c, "prod", controlPlane={"loadBalancer": {"address": "10.11.1.200", "port": 443}})
+        c = merge(c, {"managementTools": JENKINS})
     elif name == "custom etcd ports":
-        prod["etcd"].update(clientPort=12379, peerPort=12380)
+        c = edit_cluster(c, "prod", etcd={"clientPort": 12379, "peerPort": 12380})
     elif name == "no workers":
-        del prod["workerGroups"]
+        c = edit_cluster(c, "prod", workerGroups=None)
     elif name == "no clients":
-        del c["clients"]
+        c = merge(c, {"clients": None})
     elif name == "ipv6":
-        c["adminMachine"]["addresses"] = ["10.20.0.10", "fd00:20::10"]
-        c["clients"]["api"] = ["10.30.0.0/16", "fd00:30::/48"]
-        prod["controlPlane"]["addresses"] = ["10.22.0.16/28", "fd00:22::/112"]
-        prod["workerGroups"][0]["addresses"] = ["fd00:22:1::/64"]
+        c = merge(c, {"adminMachine": {"addresses": ["10.10.0.5", "fd00:10::5"]}, "clients": {"api": ["10.20.0.0/16", "fd00:20::/48"]}})
+        c = edit_cluster(c, "prod", controlPlane={"addresses": ["10.11.1.0/26", "fd00:11:1::/112"]})
+        c = edit_worker_group(c, "prod", "md-0", addresses=["fd00:11:2::/64"])
     elif name == "tag membership":
-        c["vsphere"]["nsx"]["membership"] = "tag"
+        c = merge(c, {"vsphere": {"nsx": {"membership": "tag"}}})
     elif name == "vmName membership":
-        c["vsphere"]["nsx"]["membership"] = {"control-plane": "tag", "etcd": "vmName", "worker": "vmName"}
-        prod["workerGroups"].append({"name": "gpu", "addresses": ["10.22.2.0/26"]})
+        c = merge(c, {"vsphere": {"nsx": {"membership": {"control-plane": "tag", "etcd": "vmName", "worker": "vmName"}}}})
+        c = add_worker_group(c, "prod", {"name": "gpu", "addresses": ["10.11.4.0/26"]})
     elif name == "applied to dfw":
-        c["vsphere"]["nsx"]["appliedTo"] = "dfw"
+        c = merge(c, {"vsphere": {"nsx": {"appliedTo": "dfw"}}})
     elif name == "three clusters":
-        third = copy.deepcopy(prod)
-        third.update(name="dev")
-        third["controlPlane"].update(endpoint="10.23.0.10", addresses=["10.23.0.16/28"])
-        third["etcd"]["addresses"] = ["10.23.0.32/28"]
-        third["workerGroups"] = [{"name": "a", "addresses": ["10.23.1.0/24"]}, {"name": "b", "addresses": ["10.23.2.0/24"]}]
-        c["clusters"].append(third)
+        c = add_cluster(c, cluster_config("dev", 2, managed_by="mgmt", external_etcd=True, worker_groups=("a", "b")))
     elif name == "shared subnets":  # DHCP: every role of both clusters in one network
-        for cl in c["clusters"]:
-            cl["controlPlane"]["addresses"] = ["10.50.0.0/22"]
-            for g in cl.get("workerGroups", []):
-                g["addresses"] = ["10.50.0.0/22"]
-        prod["etcd"]["addresses"] = ["10.50.0.0/22"]
+        shared = ["10.50.0.0/22"]
+        for cl in ("mgmt", "prod"):
+            groups = [{**g, "addresses": shared} for g in cluster(c, cl).get("workerGroups", [])]
+            c = edit_cluster(c, cl, controlPlane={"addresses": shared}, workerGroups=groups)
+        c = edit_cluster(c, "prod", etcd={"addresses": shared})
     return c
 
 
@@ -91,9 +95,7 @@ def test_variants_verify(variant: str) -> None:
 
 
 def test_audit_mode_reports_everything_else_as_excess() -> None:
-    c = base_config()
-    c["vsphere"]["nsx"]["mode"] = "audit"
-    planned = plan_config(c)
+    planned = plan_config(environment("vsphere", vsphere={"nsx": {"mode": "audit"}}))
     report = verify(planned.topology, planned.flows, planned.run.resources)
     assert not report.missing
     assert report.excess  # the final rule allows (and logs) every other connection
@@ -112,7 +114,8 @@ def _tampered(resources: tuple[Registration, ...], change: Any) -> list[Registra
 
 
 def test_verify_catches_a_missing_rule_and_a_too_wide_rule() -> None:
-    planned = plan_config(base_config())
+    env = environment("vsphere")
+    planned = plan_config(env)
 
     def drop_ssh(body: dict[str, Any]) -> None:
         body["rules"] = [r for r in body["rules"] if r["id"] != "ssh-clients-to-worker"]
@@ -134,58 +137,15 @@ def test_verify_catches_a_missing_rule_and_a_too_wide_rule() -> None:
 
     report = verify(planned.topology, planned.flows, _tampered(planned.run.resources, drop_first))
     assert not report.excess
-    assert {str(a.destination) for a in report.missing} == {"10.22.0.10/32", "10.22.0.16/28", "10.22.0.32/28", "10.22.1.0/24"}
+    # every flow into prod (its VIP, control plane, etcd and workers) is missing
+    prod = [a for role in ("control-plane-vip", "control-plane", "etcd", "worker") for a in role_addresses(env, "prod", role)]
+    assert {str(a.destination) for a in report.missing} == {str(ipaddress.ip_network(a)) for a in prod}
 
 
 # --- generated configurations --------------------------------------------------------------------------
 
 
-@st.composite
-def configs(draw: st.DrawFn) -> dict[str, Any]:
-    n = draw(st.integers(1, 3))
-    v6 = draw(st.booleans())
-
-    def net(i: int, j: int) -> str:
-        return f"fd00:{i}:{j}::/64" if v6 and draw(st.booleans()) else f"10.{i}.{j}.0/24"
-
-    clusters = []
-    for i in range(n):
-        cluster: dict[str, Any] = {
-            "name": f"c{i}",
-            "controlPlane": {"endpoint": f"10.{i}.0.5", "addresses": [net(i, 1)]},
-        }
-        if i > 0 and draw(st.booleans()):
-            cluster["managedBy"] = "c0"
-        if draw(st.booleans()):
-            cluster["controlPlane"]["apiServerPort"] = 443
-        if draw(st.booleans()):
-            cluster["controlPlane"]["loadBalancer"] = {"address": f"10.{i}.0.6", "port": draw(st.sampled_from([443, 6443]))}
-        if draw(st.booleans()):
-            cluster["etcd"] = {"external": True, "addresses": [net(i, 2)]}
-            if draw(st.booleans()):
-                cluster["etcd"].update(clientPort=22379, peerPort=22380)
-        groups = draw(st.integers(0, 3))
-        if groups:
-            cluster["workerGroups"] = [{"name": f"g{k}", "addresses": [net(i, 10 + k)]} for k in range(groups)]
-        clusters.append(cluster)
-    config = base_config(clusters=clusters)
-    config["cilium"] = draw(st.booleans())
-    config["clients"] = {
-        key: draw(st.lists(st.sampled_from(["10.100.0.0/16", "10.101.0.0/16", "192.168.0.0/24", "fd00:100::/48"]), unique=True, max_size=2))
-        for key in ("api", "ssh", "nodePort")
-    }
-    if draw(st.booleans()):
-        config["managementTools"] = {"jenkins": {"address": "10.200.0.5", "clients": ["10.201.0.0/16"]}}
-    nsx = config["vsphere"]["nsx"]
-    nsx["membership"] = draw(
-        st.sampled_from(["ipset", "tag", {"control-plane": "ipset", "etcd": "vmName", "worker": "vmName"}, {"worker": "tag"}])
-    )
-    nsx["appliedTo"] = draw(st.sampled_from(["groups", "dfw"]))
-    nsx["category"] = draw(st.sampled_from(["Application", "Environment", "Infrastructure"]))
-    return config
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(configs())
+@settings(max_examples=40)
+@given(environments("vsphere"))
 def test_generated_configurations_verify(config: dict[str, Any]) -> None:
     _ok(config)
