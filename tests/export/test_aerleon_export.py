@@ -199,9 +199,10 @@ def test_a_bare_metal_rack_behind_a_firewall() -> None:
 
 
 def test_an_endpoint_across_the_segment_edge_is_cut_in_two() -> None:
-    half_inside = ["198.51.100.0/24"]  # half inside 198.51.100.0/25, half outside
-    cfg = merge(_example_config(), {"clients": {"ssh": half_inside, "nodePort": half_inside}})
-    cfg = edit_worker_group(cfg, "mgmt", "md-0", addresses=["198.51.100.96/27"])  # .96-.127 inside, with the CSV's
+    cfg = _example_config()
+    cfg["clients"]["ssh"] = ["198.51.100.0/24"]  # half inside 198.51.100.0/25, half outside
+    cfg["clusters"][0]["workerGroups"][0]["addresses"] = ["198.51.100.96/27"]  # .96-.127 inside, with the CSV's
+    cfg["clients"]["nodePort"] = ["198.51.100.0/24"]
     topology, flows = from_config(cfg)
     docs = _docs(_files(topology, flows, segment=parse_segment(["198.51.100.0/25"])))
     networks = docs["networks"]["networks"]

@@ -19,7 +19,7 @@ import pytest
 from components.export.aerleon import AerleonOptions, parse_segment, paths
 from components.flows import FlowSet
 from components.topology import Topology
-from tests.environments import add_worker_group, edit_cluster, merge
+from tests.environments import edit_cluster, merge
 from tests.export.common import (
     GENERATORS,
     aerleon_warnings,
@@ -66,8 +66,11 @@ def _vsphere_moved_ports() -> tuple[Topology, FlowSet]:
 def _straddling() -> tuple[Topology, FlowSet]:
     from tests.baremetal.common import example_config
 
-    cfg = example_config(clients={"ssh": ["198.51.100.0/24"], "nodePort": ["198.51.100.0/24", "2001:db8:1::/64"]})
-    return from_config(add_worker_group(cfg, "mgmt", {"name": "md-1", "addresses": ["198.51.100.64/26", "2001:db8::21"]}))
+    cfg = example_config()
+    cfg["clients"]["ssh"] = ["198.51.100.0/24"]
+    cfg["clients"]["nodePort"] = ["198.51.100.0/24", "2001:db8:1::/64"]
+    cfg["clusters"][0]["workerGroups"].append({"name": "md-1", "addresses": ["198.51.100.64/26", "2001:db8::21"]})
+    return from_config(cfg)
 
 
 def _ssh_from_anywhere() -> tuple[Topology, FlowSet]:
