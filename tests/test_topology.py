@@ -10,222 +10,230 @@ import pytest
 from components.engine import Registration
 from components.errors import ConfigError
 from components.topology import parse_topology
-from tests.environments import (
-    Environment,
-    add_cluster,
-    add_worker_group,
-    cluster,
-    cluster_config,
-    edit_cluster,
-    edit_worker_group,
-    environment,
-    merge,
-)
+from tests.environments import edit_cluster, edit_worker_group, environment
 from tests.helpers import plan_config
 
-Edit = Callable[[Environment], Environment]
+Config = dict[str, Any]
 
 
-def patch(**overrides: Any) -> Edit:
-    return lambda env: merge(env, overrides)
+def base() -> Config:
+    """The vSphere base environment (tests/environments.py), its workload cluster named ``dev``."""
+    return edit_cluster(environment("vsphere"), "prod", name="dev")
 
 
-def edit(change: Edit) -> Environment:
-    return change(environment("vsphere"))
+def edit(fn: Callable[[Config], object]) -> Config:
+    """``fn`` applied to a fresh copy of the base: each case below breaks one thing in place."""
+    cfg = base()
+    fn(cfg)
+    return cfg
 
 
-def edit_mgmt_cp(**cp: Any) -> Edit:
-    return lambda env: edit_cluster(env, "mgmt", controlPlane=cp)
+def cp(cfg: Config, i: int = 0) -> dict[str, Any]:
+    return cfg["clusters"][i]["controlPlane"]
 
 
 # (case id, config edit, the key the message must name, words of the message, words of the fix)
-BAD: list[tuple[str, Edit, str, str, str]] = [
-    ("missing platform", patch(platform=None), "eksa-firewall:platform", "is required", "set eksa-firewall:platform"),
-    ("unknown platform", patch(platform="bare-metal"), "eksa-firewall:platform", "'bare-metal' is not one of", "did you mean 'baremetal'"),
-    ("no clusters", patch(clusters=[]), "eksa-firewall:clusters", "must not be empty", "at least one"),
-    ("clusters not a list", patch(clusters={"name": "x"}), "eksa-firewall:clusters", "must be a list", "YAML list"),
+BAD: list[tuple[str, Callable[[Config], object], str, str, str]] = [
+    ("missing platform", lambda c: c.pop("platform"), "eksa-firewall:platform", "is required", "set eksa-firewall:platform"),
+    (
+        "unknown platform",
+        lambda c: c.update(platform="bare-metal"),
+        "eksa-firewall:platform",
+        "'bare-metal' is not one of",
+        "did you mean 'baremetal'",
+    ),
+    ("no clusters", lambda c: c.update(clusters=[]), "eksa-firewall:clusters", "must not be empty", "at least one"),
+    ("clusters not a list", lambda c: c.update(clusters={"name": "x"}), "eksa-firewall:clusters", "must be a list", "YAML list"),
     (
         "duplicate cluster",
-        lambda e: edit_cluster(e, "prod", name="mgmt"),
+        lambda c: c["clusters"][1].update(name="mgmt"),
         "eksa-firewall:clusters[1].name",
         "already defined",
         "its own name",
     ),
     (
         "bad cluster name",
-        lambda e: edit_cluster(e, "mgmt", name="Mgmt_1"),
+        lambda c: c["clusters"][0].update(name="Mgmt_1"),
         "eksa-firewall:clusters[0].name",
         "not a valid name",
         "lower-case",
     ),
     (
         "invalid CIDR",
-        edit_mgmt_cp(addresses=["10.10.1.0/33"]),
+        lambda c: cp(c).update(addresses=["10.10.1.0/33"]),
         "eksa-firewall:clusters[0].controlPlane.addresses[0]",
         "not a valid IP address or CIDR",
         "10.0.0.0/24",
     ),
     (
         "host bits set",
-        edit_mgmt_cp(addresses=["10.10.1.5/24"]),
+        lambda c: cp(c).update(addresses=["10.10.1.5/24"]),
         "eksa-firewall:clusters[0].controlPlane.addresses[0]",
         "host bits set",
         "10.10.1.0/24 for the whole subnet, or 10.10.1.5/32",
     ),
     (
         "role without addresses",
-        edit_mgmt_cp(addresses=None),
+        lambda c: cp(c).pop("addresses"),
         "eksa-firewall:clusters[0].controlPlane.addresses",
         "lists no address",
         "list the role's IPs",
     ),
     (
         "worker group without addresses",
-        lambda e: edit_worker_group(e, "mgmt", "md-0", addresses=[]),
+        lambda c: c["clusters"][0]["workerGroups"][0].update(addresses=[]),
         "eksa-firewall:clusters[0].workerGroups[0].addresses",
         "lists no address",
         "IP pool",
     ),
     (
         "duplicate worker group",
-        lambda e: add_worker_group(e, "mgmt", {"name": "md-0", "addresses": ["10.10.3.0/24"]}),
+        lambda c: c["clusters"][0]["workerGroups"].append({"name": "md-0", "addresses": ["10.10.3.0/24"]}),
         "eksa-firewall:clusters[0].workerGroups[1].name",
         "defined twice",
         "its own name",
     ),
     (
         "external etcd without addresses",
-        lambda e: edit_cluster(e, "prod", etcd={"addresses": None}),
+        lambda c: c["clusters"][1]["etcd"].pop("addresses"),
         "eksa-firewall:clusters[1].etcd.addresses",
         "lists no address",
         "list the role's IPs",
     ),
     (
         "stacked etcd with addresses",
-        lambda e: edit_cluster(e, "prod", etcd={"external": False}),
+        lambda c: c["clusters"][1]["etcd"].update(external=False),
         "eksa-firewall:clusters[1].etcd",
         "stacked on the control plane",
         "external: true",
     ),
     (
         "port out of range",
-        lambda e: edit_cluster(e, "prod", etcd={"clientPort": 70000}),
+        lambda c: c["clusters"][1]["etcd"].update(clientPort=70000),
         "eksa-firewall:clusters[1].etcd.clientPort",
         "not a port between 1 and 65535",
         "such as 2379",
     ),
     (
         "same etcd ports",
-        lambda e: edit_cluster(e, "prod", etcd={"clientPort": 2380}),
+        lambda c: c["clusters"][1]["etcd"].update(clientPort=2380),
         "eksa-firewall:clusters[1].etcd.peerPort",
         "equals clientPort",
         "two ports",
     ),
     (
         "API server port",
-        edit_mgmt_cp(apiServerPort=8443),
+        lambda c: cp(c).update(apiServerPort=8443),
         "eksa-firewall:clusters[0].controlPlane.apiServerPort",
         "not a port EKS-A serves the API on",
         "6443 (default) or 443",
     ),
     (
         "VIP is a subnet",
-        edit_mgmt_cp(endpoint="10.10.1.0/24"),
+        lambda c: cp(c).update(endpoint="10.10.1.0/24"),
         "eksa-firewall:clusters[0].controlPlane.endpoint",
         "is a range, not one address",
         "single IP address",
     ),
-    ("VIP missing", edit_mgmt_cp(endpoint=None), "eksa-firewall:clusters[0].controlPlane.endpoint", "is required", "IP address"),
+    ("VIP missing", lambda c: cp(c).pop("endpoint"), "eksa-firewall:clusters[0].controlPlane.endpoint", "is required", "IP address"),
     (
         "etcd opened to the Internet",
-        patch(adminMachine={"addresses": ["0.0.0.0/0"]}),
+        lambda c: c.update(adminMachine={"addresses": ["0.0.0.0/0"]}),
         "eksa-firewall:adminMachine.addresses",
         "whole address family",
         "never be reachable from 0.0.0.0/0",
     ),
     (
         "kubelet opened to the Internet",
-        edit_mgmt_cp(addresses=["::/0"]),
+        lambda c: cp(c).update(addresses=["::/0"]),
         "eksa-firewall:clusters[0].controlPlane.addresses",
         "Kubelet API",
         "never be reachable",
     ),
     (
         "SSH from anywhere",
-        patch(clients={"ssh": ["0.0.0.0/0"]}),
+        lambda c: c["clients"].update(ssh=["0.0.0.0/0"]),
         "eksa-firewall:clients.ssh[0]",
         "whole Internet",
         "allowSshFromAnywhere: true",
     ),
     (
         "typo in a key",
-        lambda e: edit_cluster(e, "mgmt", controlPlane=None, controlplane=cluster(e, "mgmt")["controlPlane"]),
+        lambda c: c["clusters"][0].update(controlplane=c["clusters"][0].pop("controlPlane")),
         "eksa-firewall:clusters[0].controlplane",
         "not a known key",
         "did you mean 'controlPlane'",
     ),
-    (
-        "typo at top level",
-        lambda e: merge(e, {"clients": None, "client": e["clients"]}),
-        "eksa-firewall:client",
-        "not a known key",
-        "did you mean 'clients'",
-    ),
+    ("typo at top level", lambda c: c.update(client=c.pop("clients")), "eksa-firewall:client", "not a known key", "did you mean 'clients'"),
     (
         "unknown EKS-A version",
-        patch(eksaVersion="v0.99"),
+        lambda c: c.update(eksaVersion="v0.99"),
         "eksa-firewall:eksaVersion",
         "newer than the newest release",
         "upgrade eksa-firewall",
     ),
     (
         "malformed EKS-A version",
-        patch(eksaVersion="zero"),
+        lambda c: c.update(eksaVersion="zero"),
         "eksa-firewall:eksaVersion",
         "not an EKS Anywhere version",
         "such as v0.24",
     ),
-    ("admin machine missing", patch(adminMachine=None), "eksa-firewall:adminMachine", "is required", "add eksa-firewall:adminMachine"),
-    ("vCenter missing", patch(endpoints=None), "eksa-firewall:endpoints.vcenter", "is required on vsphere", "vCenter Server address"),
+    (
+        "admin machine missing",
+        lambda c: c.pop("adminMachine"),
+        "eksa-firewall:adminMachine",
+        "is required",
+        "add eksa-firewall:adminMachine",
+    ),
+    (
+        "vCenter missing",
+        lambda c: c.pop("endpoints"),
+        "eksa-firewall:endpoints.vcenter",
+        "is required on vsphere",
+        "vCenter Server address",
+    ),
     (
         "managedBy unknown",
-        lambda e: edit_cluster(e, "prod", managedBy="qa"),
+        lambda c: c["clusters"][1].update(managedBy="prod"),
         "eksa-firewall:clusters[1].managedBy",
         "names no cluster",
-        "one of mgmt, prod",
+        "one of dev, mgmt",
     ),
     (
         "managedBy chain",
-        lambda e: add_cluster(e, cluster_config("qa", 2, managed_by="prod", worker_groups=())),
+        lambda c: c["clusters"].append(
+            {"name": "qa", "managedBy": "dev", "controlPlane": {"endpoint": "10.12.1.1", "addresses": ["10.12.1.0/26"]}}
+        ),
         "eksa-firewall:clusters[2].managedBy",
         "itself managed",
         "self-managed",
     ),
     (
         "jenkins without clients",
-        patch(managementTools={"jenkins": {"address": "10.30.0.10"}}),
+        lambda c: c.update(managementTools={"jenkins": {"address": "10.30.0.10"}}),
         "eksa-firewall:managementTools.jenkins.clients",
         "is required",
         "as a list",
     ),
-    ("boolean expected", patch(cilium="yes"), "eksa-firewall:cilium", "must be true or false", "true or false"),
+    ("boolean expected", lambda c: c.update(cilium="yes"), "eksa-firewall:cilium", "must be true or false", "true or false"),
     (
         "duplicate address",
-        patch(clients={"api": ["10.20.0.0/16", "10.20.0.0/16"]}),
+        lambda c: c["clients"].update(api=["10.20.0.0/16", "10.20.0.0/16"]),
         "eksa-firewall:clients.api[1]",
         "listed twice",
         "remove the duplicate",
     ),
     (
         "wrong platform section",
-        patch(nutanix={"state": "ENFORCE"}),
+        lambda c: c.update(nutanix={"state": "ENFORCE"}),
         "eksa-firewall:nutanix",
         "another platform",
         "remove eksa-firewall:nutanix",
     ),
     (
         "hardware CSV off bare metal",
-        patch(hardwareCsv="stacks/missing.csv"),
+        lambda c: c.update(hardwareCsv="stacks/missing.csv"),
         "eksa-firewall:hardwareCsv",
         "cannot read",
         "path of the hardware CSV",
@@ -234,7 +242,9 @@ BAD: list[tuple[str, Edit, str, str, str]] = [
 
 
 @pytest.mark.parametrize(("case", "change", "key", "message", "fix"), BAD, ids=[b[0] for b in BAD])
-def test_bad_input_is_refused_before_anything_is_registered(case: str, change: Edit, key: str, message: str, fix: str) -> None:
+def test_bad_input_is_refused_before_anything_is_registered(
+    case: str, change: Callable[[Config], object], key: str, message: str, fix: str
+) -> None:
     recorded: list[Registration] = []
     with pytest.raises(ConfigError) as err:
         plan_config(edit(change), recorded=recorded)
@@ -249,9 +259,10 @@ def test_there_are_at_least_twenty_distinct_bad_inputs() -> None:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    # three problems planted (the vsphere section removed: with the platform unknown it would be a fourth)
-    three = {"platform": "vmware", "clients": {"ssh": ["0.0.0.0/0"]}, "vsphere": None}
-    cfg = edit(lambda e: edit_cluster(merge(e, three), "mgmt", controlPlane={"addresses": ["bad"]}))
+    # three problems planted (and the vsphere section taken out: with the platform unknown, it would be a fourth)
+    cfg = edit(
+        lambda c: (c.update(platform="vmware"), cp(c).update(addresses=["bad"]), c["clients"].update(ssh=["0.0.0.0/0"]), c.pop("vsphere"))
+    )
     with pytest.raises(ConfigError) as err:
         parse_topology(cfg, key_prefix="eksa-firewall:")
     keys = {p.key for p in err.value.problems}
@@ -260,19 +271,17 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_the_base_config_is_valid_and_canonical() -> None:
-    env = environment("vsphere")
-    env["clusters"].reverse()  # written prod first: the order written never matters
-    t = parse_topology(env)
-    assert [c.name for c in t.clusters] == ["mgmt", "prod"]  # sorted
-    prod = t.cluster("prod")
-    assert prod.external_etcd is not None
-    assert (prod.etcd_client_port, prod.etcd_peer_port, prod.api_server_port) == (2379, 2380, 6443)
+    t = parse_topology(base())
+    assert [c.name for c in t.clusters] == ["dev", "mgmt"]  # sorted: the order written never matters
+    dev = t.cluster("dev")
+    assert dev.external_etcd is not None
+    assert (dev.etcd_client_port, dev.etcd_peer_port, dev.api_server_port) == (2379, 2380, 6443)
     assert t.eksa_version == (0, 26)
     assert t.cilium is True
 
 
 def test_ssh_from_anywhere_with_explicit_opt_in() -> None:
-    t = parse_topology(environment("vsphere", clients={"ssh": ["0.0.0.0/0"]}, allowSshFromAnywhere=True))
+    t = parse_topology(edit(lambda c: (c["clients"].update(ssh=["0.0.0.0/0"]), c.update(allowSshFromAnywhere=True))))
     assert str(t.clients.ssh[0]) == "0.0.0.0/0"
 
 
@@ -309,8 +318,8 @@ def test_hardware_csv_gives_addresses_and_bmcs_without_credentials(tmp_path) -> 
 
 
 def test_platform_settings_errors_name_the_stack_key() -> None:
-    cfg = environment("vsphere")
-    cfg["vsphere"] = {"nsx": {"bogusKey": 1}}  # the whole section replaced
+    cfg = base()
+    cfg["vsphere"] = {"nsx": {"bogusKey": 1}}
     recorded: list[Registration] = []
     with pytest.raises(ConfigError) as err:
         plan_config(cfg, recorded=recorded)

@@ -12,19 +12,7 @@ from hypothesis import given, settings
 
 from components.engine import Registration
 from components.verify import verify
-from tests.environments import (
-    JENKINS,
-    add_cluster,
-    add_worker_group,
-    cluster,
-    cluster_config,
-    edit_cluster,
-    edit_worker_group,
-    environment,
-    environments,
-    merge,
-    role_addresses,
-)
+from tests.environments import environment, environments, role_addresses
 from tests.helpers import plan_config, plan_stack
 
 
@@ -43,43 +31,50 @@ def test_example_stack_verifies() -> None:
 
 
 def _variant(name: str) -> dict[str, Any]:
-    c = environment("vsphere")
+    c = environment("vsphere")  # edited in place below (the addresses of a variant are its own)
+    prod = c["clusters"][1]
     if name == "stacked etcd":
-        c = edit_cluster(c, "prod", etcd=None)
+        del prod["etcd"]
     elif name == "jenkins":
-        c = merge(c, {"managementTools": JENKINS})
+        c["managementTools"] = {"jenkins": {"address": "10.20.0.50", "clients": ["10.30.0.0/16"]}}
     elif name == "no cilium":
-        c = merge(c, {"cilium": False})
+        c["cilium"] = False
     elif name == "api port 443":
-        c = edit_cluster(c, "prod", controlPlane={"apiServerPort": 443})
+        prod["controlPlane"]["apiServerPort"] = 443
     elif name == "load balancer":
-        c = edit_cluster(c, "prod", controlPlane={"loadBalancer": {"address": "10.11.1.200", "port": 443}})
-        c = merge(c, {"managementTools": JENKINS})
+        prod["controlPlane"]["loadBalancer"] = {"address": "10.22.0.200", "port": 443}
+        c["managementTools"] = {"jenkins": {"address": "10.20.0.50", "clients": ["10.30.0.0/16"]}}
     elif name == "custom etcd ports":
-        c = edit_cluster(c, "prod", etcd={"clientPort": 12379, "peerPort": 12380})
+        prod["etcd"].update(clientPort=12379, peerPort=12380)
     elif name == "no workers":
-        c = edit_cluster(c, "prod", workerGroups=None)
+        del prod["workerGroups"]
     elif name == "no clients":
-        c = merge(c, {"clients": None})
+        del c["clients"]
     elif name == "ipv6":
-        c = merge(c, {"adminMachine": {"addresses": ["10.10.0.5", "fd00:10::5"]}, "clients": {"api": ["10.20.0.0/16", "fd00:20::/48"]}})
-        c = edit_cluster(c, "prod", controlPlane={"addresses": ["10.11.1.0/26", "fd00:11:1::/112"]})
-        c = edit_worker_group(c, "prod", "md-0", addresses=["fd00:11:2::/64"])
+        c["adminMachine"]["addresses"] = ["10.20.0.10", "fd00:20::10"]
+        c["clients"]["api"] = ["10.30.0.0/16", "fd00:30::/48"]
+        prod["controlPlane"]["addresses"] = ["10.22.0.16/28", "fd00:22::/112"]
+        prod["workerGroups"][0]["addresses"] = ["fd00:22:1::/64"]
     elif name == "tag membership":
-        c = merge(c, {"vsphere": {"nsx": {"membership": "tag"}}})
+        c["vsphere"]["nsx"]["membership"] = "tag"
     elif name == "vmName membership":
-        c = merge(c, {"vsphere": {"nsx": {"membership": {"control-plane": "tag", "etcd": "vmName", "worker": "vmName"}}}})
-        c = add_worker_group(c, "prod", {"name": "gpu", "addresses": ["10.11.4.0/26"]})
+        c["vsphere"]["nsx"]["membership"] = {"control-plane": "tag", "etcd": "vmName", "worker": "vmName"}
+        prod["workerGroups"].append({"name": "gpu", "addresses": ["10.22.2.0/26"]})
     elif name == "applied to dfw":
-        c = merge(c, {"vsphere": {"nsx": {"appliedTo": "dfw"}}})
+        c["vsphere"]["nsx"]["appliedTo"] = "dfw"
     elif name == "three clusters":
-        c = add_cluster(c, cluster_config("dev", 2, managed_by="mgmt", external_etcd=True, worker_groups=("a", "b")))
+        third = copy.deepcopy(prod)
+        third.update(name="dev")
+        third["controlPlane"].update(endpoint="10.23.0.10", addresses=["10.23.0.16/28"])
+        third["etcd"]["addresses"] = ["10.23.0.32/28"]
+        third["workerGroups"] = [{"name": "a", "addresses": ["10.23.1.0/24"]}, {"name": "b", "addresses": ["10.23.2.0/24"]}]
+        c["clusters"].append(third)
     elif name == "shared subnets":  # DHCP: every role of both clusters in one network
-        shared = ["10.50.0.0/22"]
-        for cl in ("mgmt", "prod"):
-            groups = [{**g, "addresses": shared} for g in cluster(c, cl).get("workerGroups", [])]
-            c = edit_cluster(c, cl, controlPlane={"addresses": shared}, workerGroups=groups)
-        c = edit_cluster(c, "prod", etcd={"addresses": shared})
+        for cl in c["clusters"]:
+            cl["controlPlane"]["addresses"] = ["10.50.0.0/22"]
+            for g in cl.get("workerGroups", []):
+                g["addresses"] = ["10.50.0.0/22"]
+        prod["etcd"]["addresses"] = ["10.50.0.0/22"]
     return c
 
 
@@ -139,6 +134,7 @@ def test_verify_catches_a_missing_rule_and_a_too_wide_rule() -> None:
     assert not report.excess
     # every flow into prod (its VIP, control plane, etcd and workers) is missing
     prod = [a for role in ("control-plane-vip", "control-plane", "etcd", "worker") for a in role_addresses(env, "prod", role)]
+    assert len(prod) == 4
     assert {str(a.destination) for a in report.missing} == {str(ipaddress.ip_network(a)) for a in prod}
 
 
