@@ -7,6 +7,7 @@ import ipaddress
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
 
 from components.baremetal import PLATFORM
 from components.baremetal.hosts import host_roles
@@ -16,7 +17,7 @@ from components.flows import Access
 from components.ports import PortRange
 from components.verify import verify
 from tests.baremetal.common import example_config, external_etcd_config, ipv6_config, plan, plan_example, workload_cluster_config
-from tests.environments import edit_cluster, merge
+from tests.environments import edit_cluster, environments, merge
 from tests.helpers import Planned
 
 
@@ -62,6 +63,15 @@ def test_verify_example_stack() -> None:
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_verify_variants(variant: str) -> None:
     p = plan(VARIANTS[variant]())
+    report = verify(p.topology, p.flows, p.run.resources)
+    assert report.ok, report.to_json()
+    assert report.required
+
+
+@settings(max_examples=25)
+@given(environments("baremetal"))
+def test_generated_environments_verify(cfg: dict[str, Any]) -> None:
+    p = plan(cfg)
     report = verify(p.topology, p.flows, p.run.resources)
     assert report.ok, report.to_json()
     assert report.required
