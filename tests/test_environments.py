@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -62,7 +63,8 @@ def test_overrides_are_a_json_merge_patch(target: Any, patch: Any, result: Any) 
     assert (target, patch) == before  # neither argument is changed
 
 
-def test_overrides_merge_mappings_replace_lists_and_remove_with_none() -> None:
+def test_overrides_merge_mappings_replace_lists_and_remove_with_none(environment: Callable[..., dict[str, Any]]) -> None:
+    # ``environment`` is the conftest fixture: the builder itself
     env = environment("snow", aws={"groups": {"adminMachine": True}}, clients={"api": ["10.21.0.0/16"], "nodePort": None})
     assert env["aws"] == {"caBundle": PEM, "groups": {"adminMachine": True}}  # merged
     assert env["clients"] == {"api": ["10.21.0.0/16"], "ssh": ["10.20.5.0/24"]}  # a list replaced, a key removed
