@@ -120,7 +120,7 @@ def environment(platform: str, /, **overrides: Any) -> Environment:
 
 def from_stack(name: str, /, **overrides: Any) -> Environment:
     """The project's config of ``stacks/Pulumi.<name>.yaml`` (project defaults applied) with ``overrides`` merged in."""
-    from tests.helpers import example_args
+    from tests.helpers import example_args  # here, not at the top: tests.helpers imports Pulumi, this module does not
 
     return merge(example_args(name), overrides)
 
