@@ -43,6 +43,8 @@ PEM = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n"
 ADMIN_MACHINE = "10.10.0.5"
 JENKINS: dict[str, Any] = {"jenkins": {"address": "10.30.0.10", "clients": ["10.20.0.0/16"]}}
 """``managementTools=JENKINS``: Jenkins on 10.30.0.10, reached from the API clients' range."""
+PROD_LOAD_BALANCER = {"controlPlane": {"loadBalancer": {"address": "10.11.1.200"}}}
+"""``edit_cluster(env, "prod", **PROD_LOAD_BALANCER)``: an API load balancer in front of prod's control plane."""
 AWS_SECRETS = {"awsAccessKeyId": "AKIDTESTSECRET0001", "awsSecretAccessKey": "wJalrTESTSECRETVALUE/0002"}
 """``plan_config(env, secrets=AWS_SECRETS)``: fake AWS keys, passed as secret config values."""
 AWS_REGION: dict[str, Any] = {"mode": "region", "region": "us-west-2", "vpcId": "vpc-0a1b2c3d4e5f67890", "caBundle": None}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.errors import ConfigError
-from tests.environments import AWS_REGION, AWS_SECRETS, JENKINS, edit_cluster, environment, role_addresses
+from tests.environments import AWS_REGION, AWS_SECRETS, JENKINS, PROD_LOAD_BALANCER, edit_cluster, environment, role_addresses
 from tests.helpers import Planned, plan_config, plan_stack
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
@@ -36,7 +36,7 @@ def _plan(cfg: dict[str, Any], secrets: dict[str, str] | None = AWS_SECRETS) -> 
                 edit_cluster(
                     environment("snow", managementTools=JENKINS, aws={"groups": {"jenkins": True, "adminMachine": True}}),
                     "prod",
-                    controlPlane={"loadBalancer": {"address": "10.11.1.200"}},
+                    **PROD_LOAD_BALANCER,
                 )
             ),
             id="snow-everything",

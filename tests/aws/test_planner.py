@@ -13,7 +13,7 @@ from components.aws.settings import GroupKey, parse_settings
 from components.errors import QuotaError
 from components.flows import build_flows
 from components.topology import parse_topology
-from tests.environments import AWS_REGION, cluster_config, edit_cluster, environment
+from tests.environments import AWS_REGION, PROD_LOAD_BALANCER, cluster_config, edit_cluster, environment
 
 EC2_DESCRIPTION = re.compile(r"^[A-Za-z0-9. _\-:/()#,@\[\]+=&;{}!$*]{1,255}$")
 
@@ -60,10 +60,9 @@ def test_rules_carry_the_catalog_rows_of_their_own_ports() -> None:
 
 
 def test_snow_uses_cidrs_and_region_uses_group_references_between_groups() -> None:
-    load_balancer = {"controlPlane": {"loadBalancer": {"address": "10.11.1.200"}}}
-    snow = _plan(edit_cluster(environment("snow"), "prod", **load_balancer))
+    snow = _plan(edit_cluster(environment("snow"), "prod", **PROD_LOAD_BALANCER))
     assert all(r.peer.cidr is not None for g in snow.groups for r in (*g.ingress, *g.egress))
-    region = _plan(edit_cluster(environment("snow", aws=AWS_REGION), "prod", **load_balancer))
+    region = _plan(edit_cluster(environment("snow", aws=AWS_REGION), "prod", **PROD_LOAD_BALANCER))
     peers = {r.peer.key for r in _rules(region, "prod", "control-plane", "ingress")}
     assert {"sg-prod-worker", "sg-prod-control-plane", "sg-mgmt-control-plane", "sg-mgmt-worker"} <= peers
     assert "cidr-10-11-1-200-32" in peers  # the API load balancer is not one of our groups

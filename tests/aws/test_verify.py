@@ -21,6 +21,7 @@ from tests.environments import (
     AWS_REGION,
     AWS_SECRETS,
     JENKINS,
+    PROD_LOAD_BALANCER,
     edit_cluster,
     environment,
     environments,
@@ -47,7 +48,6 @@ def test_example_stacks_verify(stack: str) -> None:
     _ok(plan_stack(stack))
 
 
-LOAD_BALANCER = {"controlPlane": {"loadBalancer": {"address": "10.11.1.200"}}}
 ADMIN = f"{ADMIN_MACHINE}/32"
 IPV6_CLUSTER = {
     "name": "v6",
@@ -58,7 +58,7 @@ IPV6_CLUSTER = {
 
 def snow(**overrides: Any) -> dict[str, Any]:
     """The snow environment with ``overrides``, and an API load balancer in front of prod's control plane."""
-    return edit_cluster(environment("snow", **overrides), "prod", **LOAD_BALANCER)
+    return edit_cluster(environment("snow", **overrides), "prod", **PROD_LOAD_BALANCER)
 
 
 def region(**overrides: Any) -> dict[str, Any]:
