@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -11,36 +10,20 @@ import pytest
 from components.engine import Registration
 from components.errors import ConfigError
 from components.topology import parse_topology
+from tests.environments import edit_cluster, edit_worker_group, environment
 from tests.helpers import plan_config
 
 Config = dict[str, Any]
 
 
 def base() -> Config:
-    return {
-        "platform": "vsphere",
-        "adminMachine": {"addresses": ["10.10.0.5"]},
-        "clients": {"api": ["10.20.0.0/16"], "ssh": ["10.20.5.0/24"], "nodePort": ["10.20.0.0/16"]},
-        "endpoints": {"vcenter": "10.0.0.10"},
-        "clusters": [
-            {
-                "name": "mgmt",
-                "controlPlane": {"endpoint": "10.10.1.100", "addresses": ["10.10.1.0/26"]},
-                "workerGroups": [{"name": "md-0", "addresses": ["10.10.2.0/24"]}],
-            },
-            {
-                "name": "dev",
-                "managedBy": "mgmt",
-                "controlPlane": {"endpoint": "10.11.1.100", "addresses": ["10.11.1.0/26"]},
-                "etcd": {"external": True, "addresses": ["10.11.3.0/28"]},
-                "workerGroups": [{"name": "md-0", "addresses": ["10.11.2.0/24"]}],
-            },
-        ],
-    }
+    """The vSphere base environment (tests/environments.py), its workload cluster named ``dev``."""
+    return edit_cluster(environment("vsphere"), "prod", name="dev")
 
 
 def edit(fn: Callable[[Config], object]) -> Config:
-    cfg = copy.deepcopy(base())
+    """``fn`` applied to a fresh copy of the base: each case below breaks one thing in place."""
+    cfg = base()
     fn(cfg)
     return cfg
 
@@ -339,7 +322,10 @@ def test_there_are_at_least_twenty_distinct_bad_inputs() -> None:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    cfg = edit(lambda c: (c.update(platform="vmware"), cp(c).update(addresses=["bad"]), c["clients"].update(ssh=["0.0.0.0/0"])))
+    # three problems planted (and the vsphere section taken out: with the platform unknown, it would be a fourth)
+    cfg = edit(
+        lambda c: (c.update(platform="vmware"), cp(c).update(addresses=["bad"]), c["clients"].update(ssh=["0.0.0.0/0"]), c.pop("vsphere"))
+    )
     with pytest.raises(ConfigError) as err:
         parse_topology(cfg, key_prefix="eksa-firewall:")
     keys = {p.key for p in err.value.problems}
@@ -370,19 +356,18 @@ def test_hardware_csv_gives_addresses_and_bmcs_without_credentials(tmp_path) -> 
         "w1,198.51.100.102,root,0therPw!,CC:48:3A:00:00:02,198.51.100.21,255.255.255.0,198.51.100.1,8.8.8.8,type=worker,/dev/sda\n",
         encoding="utf-8",
     )
-    cfg = {
-        "platform": "baremetal",
-        "adminMachine": {"addresses": ["198.51.100.5"]},
-        "endpoints": {"tinkerbellIp": "198.51.100.50"},
-        "hardwareCsv": str(csv),
-        "clusters": [
+    cfg = environment(
+        "baremetal",
+        hardwareCsv=str(csv),
+        endpoints={"bmcs": None},  # the BMCs come from the CSV
+        clusters=[
             {
                 "name": "mgmt",
                 "controlPlane": {"endpoint": "198.51.100.60", "hardwareSelector": {"type": "cp"}},
                 "workerGroups": [{"name": "md-0", "hardwareSelector": {"type": "worker"}}],
             }
         ],
-    }
+    )
     t = parse_topology(cfg)
     mgmt = t.cluster("mgmt")
     assert [str(a) for a in mgmt.control_plane.addresses] == ["198.51.100.11/32"]
@@ -390,7 +375,7 @@ def test_hardware_csv_gives_addresses_and_bmcs_without_credentials(tmp_path) -> 
     assert [(b.name, str(b.address)) for b in t.endpoints.bmcs] == [("cp1", "198.51.100.101/32"), ("w1", "198.51.100.102/32")]
     assert "S3cretPw" not in repr(t) and "0therPw" not in repr(t)
 
-    cfg["clusters"][0]["workerGroups"][0]["hardwareSelector"] = {"type": "wrker"}
+    cfg = edit_worker_group(cfg, "mgmt", "md-0", hardwareSelector={"type": "wrker"})
     with pytest.raises(ConfigError, match="matches no machine in the hardware CSV"):
         parse_topology(cfg)
 

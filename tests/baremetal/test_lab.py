@@ -2,8 +2,9 @@
 
 For the example stack and its external-etcd variant: every required flow connects (TCP: the echo comes back),
 is delivered (UDP: the echo comes back; DHCP from 0.0.0.0: the listener logged it) or answers (ICMP echo), and
-every probe of a grid of non-required (source, destination, port) combinations is blocked. Needs root, `ip`
-and `nft`: without them these tests fail with the reason (CI runs as root and installs both).
+every probe of a grid of non-required (source, destination, port) combinations is blocked. The lab tier (marked
+``lab``): needs root, `ip` and `nft`, and without them these tests fail with the reason (CI runs as root and installs
+both); ``pytest -m "not lab"`` leaves them out.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import yaml
 from components.flows import Access, expand
 from components.ports import PortRange
 from tests.baremetal.common import example_config, external_etcd_config, plan, registered_rulesets
-from tests.baremetal.lab import PROJECT_DIR, Host, Lab, LabError, build_hosts, require_lab
+from tests.baremetal.lab import PROJECT_DIR, Host, Lab, build_hosts
 from tests.helpers import PROJECT, Planned
+
+pytestmark = pytest.mark.lab
 
 # Ports probed on every protected machine besides the required ones: the brief's sensitive ports
 # (controller-manager, scheduler, etcd, kubelet, SSH) and every port of the bare-metal and Cilium rows.
@@ -94,10 +97,6 @@ def blocked_probes(lab: Lab, planned: Planned) -> dict[str, list[dict[str, Any]]
 
 
 def _lab_for(planned: Planned) -> Iterator[Lab]:
-    try:
-        require_lab()
-    except LabError as exc:
-        pytest.fail(str(exc), pytrace=False)
     lab = Lab(build_hosts(planned.topology, registered_rulesets(planned)))
     try:
         lab.start()
@@ -120,7 +119,7 @@ VARIANTS = {"example": example_config, "external-etcd": external_etcd_config}
 
 
 @pytest.fixture(scope="module", params=sorted(VARIANTS))
-def planned_lab(request: pytest.FixtureRequest) -> Iterator[tuple[Planned, Lab]]:
+def planned_lab(request: pytest.FixtureRequest, lab_host: None) -> Iterator[tuple[Planned, Lab]]:
     config = VARIANTS[request.param]()
     planned = plan(config)
     for lab in _lab_for(planned):

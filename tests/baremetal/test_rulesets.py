@@ -11,11 +11,11 @@ from components.baremetal.settings import parse_settings
 from components.flows import build_flows, endpoint_addresses
 from components.topology import parse_topology
 from tests.baremetal.common import example_config, external_etcd_config, ipv6_config, workload_cluster_config
-from tests.helpers import _read_file
+from tests.helpers import read_file
 
 
 def rendered(cfg: dict) -> dict[str, str]:
-    topology = parse_topology(cfg, read_file=_read_file)
+    topology = parse_topology(cfg, read_file=read_file)
     specs = plan_rulesets(topology, build_flows(topology), parse_settings(topology))
     return {s.host.key: render(s) for s in specs}
 
@@ -96,7 +96,7 @@ def test_workload_cluster_reaches_tinkerbell_on_the_management_control_plane() -
         for line in mgmt_cp
     )
     assert not any("tinkerbell_vip" in line for line in rules(r["prod/control-plane"]))
-    roles = {h.key: h for h in host_roles(parse_topology(workload_cluster_config(), read_file=_read_file))}
+    roles = {h.key: h for h in host_roles(parse_topology(workload_cluster_config(), read_file=read_file))}
     assert [str(v) for v in roles["mgmt/control-plane"].vips] == ["198.51.100.100/32", "198.51.100.101/32"]
     assert [str(v) for v in roles["prod/control-plane"].vips] == ["198.51.100.151/32"]
 
@@ -123,6 +123,6 @@ def test_rendering_is_deterministic() -> None:
 def test_cluster_independent_endpoints_really_are() -> None:
     # The planner names these endpoints' sets without the cluster and builds each set once for all clusters:
     # that is only right while their addresses do not depend on the cluster.
-    topology = parse_topology(workload_cluster_config(), read_file=_read_file)
+    topology = parse_topology(workload_cluster_config(), read_file=read_file)
     for endpoint in GLOBAL_ENDPOINTS:
         assert len({endpoint_addresses(topology, c, endpoint) for c in topology.clusters}) == 1, endpoint

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import difflib
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from components.cli import main
 from components.export.aerleon import MAX_COMMENT, MAX_TERM_NAME, AerleonOptions, ExportError, aerleon_files, parse_segment, paths
 from components.flows import FlowSet
 from components.topology import Topology
+from tests.environments import add_worker_group, edit_cluster, edit_worker_group, merge
 from tests.export.common import from_config, from_stack
 from tests.helpers import PROJECT_DIR
 
@@ -110,11 +110,9 @@ def test_one_network_per_endpoint_one_service_per_row_one_term_per_flow() -> Non
 def test_the_export_is_deterministic_and_ignores_the_order_of_lists() -> None:
     cfg = _example_config()
     topology, flows = from_config(cfg)
-    shuffled = copy.deepcopy(cfg)
-    shuffled["clients"]["api"] = ["203.0.113.64/26"]
-    for key in ("api", "ssh", "nodePort"):
-        shuffled["clients"][key] = list(reversed(shuffled["clients"][key]))
-    shuffled["clusters"][0]["workerGroups"].append({"name": "md-1", "addresses": ["198.51.100.22"]})  # a duplicate machine
+    shuffled = merge(cfg, {"clients": {"api": ["203.0.113.64/26"]}})
+    shuffled = merge(shuffled, {"clients": {key: list(reversed(shuffled["clients"][key])) for key in ("api", "ssh", "nodePort")}})
+    shuffled = add_worker_group(shuffled, "mgmt", {"name": "md-1", "addresses": ["198.51.100.22"]})  # a duplicate machine
     assert _files(topology, flows) == _files(*from_config(shuffled)) == _files(*from_config(cfg))
 
 
@@ -133,12 +131,10 @@ def test_a_small_change_to_the_environment_is_a_small_diff() -> None:
     cfg = _example_config()
     before = _files(*from_config(cfg))
 
-    more = copy.deepcopy(cfg)  # one more worker
-    more["clusters"][0]["workerGroups"][0]["addresses"] = ["198.51.100.23"]
+    more = edit_worker_group(cfg, "mgmt", "md-0", addresses=["198.51.100.23"])  # one more worker
     assert _changed(before, _files(*from_config(more))) == {f"def/{NAME}-networks.yaml": ([], ['      - address: "198.51.100.23/32"'])}
 
-    moved = copy.deepcopy(cfg)  # the SSH clients move
-    moved["clients"]["ssh"] = ["203.0.113.71/32"]
+    moved = merge(cfg, {"clients": {"ssh": ["203.0.113.71/32"]}})  # the SSH clients move
     assert _changed(before, _files(*from_config(moved))) == {
         f"def/{NAME}-networks.yaml": (['      - address: "203.0.113.70/32"'], ['      - address: "203.0.113.71/32"'])
     }
@@ -154,9 +150,8 @@ def test_a_small_change_to_the_environment_is_a_small_diff() -> None:
 
 
 def test_ports_the_environment_moves_get_services_named_after_row_and_port() -> None:
-    cfg = copy.deepcopy(_example_config())
-    cfg["clusters"][0]["controlPlane"]["apiServerPort"] = 443
-    cfg["clusters"][0]["controlPlane"]["loadBalancer"] = {"address": "203.0.113.200", "port": 8443}
+    lb = {"address": "203.0.113.200", "port": 8443}
+    cfg = edit_cluster(_example_config(), "mgmt", controlPlane={"apiServerPort": 443, "loadBalancer": lb})
     topology, flows = from_config(cfg)
     docs = _docs(_files(topology, flows))
     services = docs["services"]["services"]
@@ -172,10 +167,8 @@ def test_ports_the_environment_moves_get_services_named_after_row_and_port() -> 
 def test_term_names_fit_iptables_and_stay_unique_with_long_cluster_names() -> None:
     from tests.baremetal.common import workload_cluster_config
 
-    cfg = workload_cluster_config()
-    cfg["clusters"][0]["name"] = "management-cluster-of-the-east-region"
-    cfg["clusters"][1]["name"] = "management-cluster-of-the-west-region"
-    cfg["clusters"][1]["managedBy"] = cfg["clusters"][0]["name"]
+    east, west = "management-cluster-of-the-east-region", "management-cluster-of-the-west-region"
+    cfg = edit_cluster(edit_cluster(workload_cluster_config(), "mgmt", name=east), "prod", name=west, managedBy=east)
     topology, flows = from_config(cfg)
     terms = _docs(_files(topology, flows))["ipv4"]["terms"]
     names = [t["name"] for t in terms]
