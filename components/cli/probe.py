@@ -25,7 +25,7 @@ from ..render import table, terminal_width
 from .common import EXIT_FAILED, EXIT_OK, add_stack_arguments, load_stack_args, stack_label, write_output
 
 if TYPE_CHECKING:
-    from ..probe import Run
+    from ..probe import Outcome, Run
 
 SHOW_FAILED = 10  # the verdict line names at most this many failed checks
 
@@ -75,10 +75,10 @@ def _table(result: Run, caveats: tuple[str, ...], stack: str, platform: str, *, 
     groups: dict[tuple[str, str], list[tuple[str, ...]]] = {}
     for r in result.results:
         f = r.check.flow
-        check = f"icmp type {r.check.port}" if f.protocol == "icmp" else f"{f.protocol} {r.check.port}"
-        verdict = r.outcome.verdict.upper() if r.outcome.ok is False else r.outcome.verdict
-        cell = verdict if r.outcome.detail in ("open", "answered", "echo reply") and r.outcome.ok else f"{verdict} ({r.outcome.detail})"
-        groups.setdefault((f.cluster, f.source), []).append((f.destination, r.check.address, check, cell, ", ".join(r.check.rows)))
+        check = f"{f.protocol} {r.check.port}"  # ICMP: the type, as the plan writes it
+        groups.setdefault((f.cluster, f.source), []).append(
+            (f.destination, r.check.address, check, _cell(r.outcome), ", ".join(r.check.rows))
+        )
     for (cluster, source), rows in groups.items():
         lines.append(f"\ncluster {cluster}, from {source}:")
         lines.append(table(("to", "address", "check", "result", "catalog rows"), rows, width=terminal_width()))
@@ -107,6 +107,19 @@ def _table(result: Run, caveats: tuple[str, ...], stack: str, platform: str, *, 
     else:
         lines.append(f"OK: every check that could be made is reachable [{counts}]")
     return "\n".join(lines) + "\n"
+
+
+def _cell(outcome: Outcome) -> str:
+    """The verdict (in capitals when it fails), with what was seen when that says more: ``BLOCKED (no answer ...)``."""
+    verdict = outcome.verdict.upper() if outcome.ok is False else outcome.verdict
+    detail = outcome.detail
+    if detail in ("open", "answered", "echo reply", "skipped: this machine itself"):
+        return verdict
+    if detail == "refused: reachable, nothing listening":
+        return f"{verdict} (refused: nothing listens)"
+    if detail.startswith(outcome.verdict):
+        detail = detail[len(outcome.verdict) :].strip(" ()")
+    return f"{verdict} ({detail})" if detail else verdict
 
 
 def _positive(text: str) -> float:
