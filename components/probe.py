@@ -279,7 +279,7 @@ def select_checks(
                 used.update(t.text for t, _ in inside)
                 addresses = [str(ip) for _, ip in inside]
                 if not addresses:
-                    why = f"a range: name its machines with --target {f.destination}=ADDRESS[,ADDRESS...]"
+                    why = f"a range: name its machines with --target {f.cluster}/{f.destination}=ADDRESS[,ADDRESS...]"
                     unprobed.append(Unprobed(flow=f, network=net, why=why))
                     continue
             for port in _ends(f.ports):

@@ -465,3 +465,18 @@ def test_cli_warns_where_a_platform_setting_changes_what_a_check_proves(
     assert warnings("--stack-file", one)[0].startswith("the Flow policies of mgmt are in MONITOR")
     enforced = _variant(tmp_path, "nutanix-example", lambda c: c["eksa-firewall:nutanix"].update(state="ENFORCE", clusterStates={}))
     assert warnings("--stack-file", enforced) == []
+
+
+def test_the_documented_contract_is_the_report() -> None:
+    """docs/cli.md's eksa-firewall/probe/v1 example has the report's fields, at every level."""
+    text = (PROJECT_DIR / "docs" / "cli.md").read_text(encoding="utf-8")
+    block = text.split("### `--format json`: the `eksa-firewall/probe/v1` contract", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    documented = json.loads(block)
+    r = _run("vsphere-example", "worker", _network("10.21.1.7"))
+    doc = probe.report(r, stack="vsphere-example", platform="vsphere")
+    assert list(documented) == list(doc)
+    assert set(documented["summary"]) == set(doc["summary"])  # type: ignore[arg-type]
+    for key in ("checks", "not_probed"):
+        assert set(documented[key][0]) == set(doc[key][0]), key  # type: ignore[index]
+    assert set(documented["checks"][0]["flow"]) == set(doc["checks"][0]["flow"])  # type: ignore[index]
+    assert documented["not_probed"][0]["why"] == next(u for u in doc["not_probed"] if u["destination"] == "worker")["why"]  # type: ignore[attr-defined,index]
