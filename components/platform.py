@@ -9,6 +9,7 @@ everything else about the platform, in modules the declaration names by conventi
     planner.py      pure: (topology, flows, settings) -> provider-native specs
     component.py    the ``pulumi.ComponentResource`` (the only module importing the provider SDK)
     interpret.py    ``allowed(topology, registrations)``: what the registered objects allow (for verify)
+    probe.py        ``UDP_REQUESTS`` and ``caveats(topology, clusters)``: this platform's part of ``eksa-firewall probe``
 
 The shared core (topology, flows, verify, the CLI) asks this registry; it names no platform itself.
 Adding a platform is one package and one line in ``PLATFORM_PACKAGES`` (docs/contributing-platforms.md).

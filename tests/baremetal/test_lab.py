@@ -226,8 +226,8 @@ def test_probe_command_in_the_lab(planned_lab: tuple[Planned, Lab]) -> None:
     ok = lab.exec_python(worker, *cmd)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     doc = json.loads(ok.stdout)
-    assert doc["ok"] is True and doc["warnings"] == []
-    statuses = {(r["address"], r["protocol"], r["port"]): r["status"] for r in doc["results"]}
+    assert doc["schema"] == "eksa-firewall/probe/v1" and doc["ok"] is True and doc["warnings"] == []
+    statuses = {(r["destination_address"], r["protocol"], r["port"]): r["detail"] for r in doc["checks"]}
     assert statuses[("198.51.100.101", "tcp", 6443)] == "open"
     assert statuses[("198.51.100.100", "tcp", 42113)] == "open"
 
@@ -238,10 +238,10 @@ def test_probe_command_in_the_lab(planned_lab: tuple[Planned, Lab]) -> None:
         blocked = lab.exec_python(worker, *cmd)
         assert blocked.returncode == 1, blocked.stdout + blocked.stderr
         doc = json.loads(blocked.stdout)
-        failed = {(r["address"], r["port"]) for r in doc["results"] if r["ok"] is False}
+        failed = {(r["destination_address"], r["port"]) for r in doc["checks"] if r["ok"] is False}
         assert failed == {(str(h.addresses[0].network_address), 6443) for h in cps} | {("198.51.100.101", 6443)}
         table = lab.exec_python(worker, *cmd[:-2])
-        assert table.returncode == 1 and "FAILED" in table.stdout and "blocked" in table.stdout
+        assert table.returncode == 1 and "FAILED" in table.stdout and "BLOCKED" in table.stdout
     finally:
         lab.load_rulesets()
 
