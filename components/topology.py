@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .catalog import LATEST_KNOWN_EKSA_VERSION, Version, format_version, parse_version
-from .endpoints import ADMIN_MACHINE, CONTROL_PLANE, CONTROL_PLANE_VIP, ETCD, TINKERBELL_VIP, WORKER, Role
+from .endpoints import ADMIN_MACHINE, CONTROL_PLANE, CONTROL_PLANE_VIP, ETCD, JENKINS, TINKERBELL_VIP, WORKER, Role
 from .exposure import anywhere_families, exposure_share
 from .hardware import Machine, parse_hardware_csv
 from .platform import Platform, all_secret_keys, all_sections, platforms
@@ -264,7 +264,7 @@ def parse_topology(
     hardware = _hardware(config.get("hardwareCsv"), key("hardwareCsv"), r, read_file)
     clusters = _clusters(config.get("clusters"), key("clusters"), r, hardware)
     if not r.boolean(config.get("allowOverlappingRoles"), key("allowOverlappingRoles"), False):
-        _refuse_overlaps(_claims(clusters, admin, endpoints.tinkerbell_ip, key), key("allowOverlappingRoles"), r)
+        _refuse_overlaps(_claims(clusters, admin, endpoints.tinkerbell_ip, jenkins, key), key("allowOverlappingRoles"), r)
 
     if spec is not None:
         _platform_requirements(spec, endpoints, key, r)
@@ -562,9 +562,15 @@ class _Claim:
 
 
 def _claims(
-    clusters: tuple[Cluster, ...], admin: tuple[Network, ...], tinkerbell: Network | None, key: Callable[[str], str]
+    clusters: tuple[Cluster, ...],
+    admin: tuple[Network, ...],
+    tinkerbell: Network | None,
+    jenkins: Jenkins | None,
+    key: Callable[[str], str],
 ) -> list[_Claim]:
     claims = [_Claim(key=key_join(key("adminMachine"), "addresses"), kind=ADMIN_MACHINE, cluster=None, networks=admin)]
+    if jenkins is not None:
+        claims.append(_Claim(key=f"{key('managementTools')}.jenkins.address", kind=JENKINS, cluster=None, networks=(jenkins.address,)))
     if tinkerbell is not None:
         claims.append(_Claim(key=key_join(key("endpoints"), "tinkerbellIp"), kind=TINKERBELL_VIP, cluster=None, networks=(tinkerbell,)))
     for c in clusters:

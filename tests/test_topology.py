@@ -207,6 +207,13 @@ BAD: list[tuple[str, Callable[[Config], object], str, str, str]] = [
         "give each its own addresses",
     ),
     (
+        "a Jenkins server inside a control-plane range",
+        lambda c: c.update(managementTools={"jenkins": {"address": "10.10.1.7", "clients": ["10.99.0.0/24"]}}),
+        "eksa-firewall:managementTools.jenkins.address",
+        "overlaps 10.10.1.0/26 of eksa-firewall:clusters[0].controlPlane.addresses (mgmt control-plane)",
+        "allowOverlappingRoles: true",
+    ),
+    (
         "two clusters with the same addresses",
         lambda c: c["clusters"][1]["controlPlane"].update(addresses=["10.10.1.0/26"]),
         "eksa-firewall:clusters[0].controlPlane.addresses",
