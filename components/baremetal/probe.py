@@ -37,7 +37,9 @@ from ..reader import Network
 from ..topology import Topology
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-UNPROBEABLE_SOURCES = ("dhcp-clients",)  # a machine without an address cannot be imitated from here
+# A machine without an address, and a node's own pods (their packets come from a pod, never from a machine's own
+# address), cannot be imitated from here.
+UNPROBEABLE_SOURCES = ("dhcp-clients", "pods-on-node")
 # UDP services that answer a well-formed request (and the request), by port.
 TFTP_RRQ = b"\x00\x01eksa-firewall-probe\x00octet\x00"
 RMCP_PRESENCE_PING = bytes.fromhex("0600ff06" + "000011be" + "80" + "00" + "00" + "00")

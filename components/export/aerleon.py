@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..catalog import Catalog, Row, load_catalog
+from ..endpoints import NODE_LOCAL, PODS_ON_NODE, ROUTERS
 from ..errors import EksaFirewallError
 from ..flows import API_LOAD_BALANCER, Flow, FlowSet, endpoint_addresses
 from ..ports import PortSet, format_ports, merge, subtract
@@ -60,7 +61,9 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 # Endpoints whose addresses belong to one cluster; every other endpoint is one network for the environment
 # (unless its addresses differ between clusters, which the code checks).
-CLUSTER_SCOPED = frozenset({"control-plane", "etcd", "worker", "management-cluster", "control-plane-vip", API_LOAD_BALANCER})
+CLUSTER_SCOPED = frozenset(
+    {"control-plane", "etcd", "worker", "management-cluster", "control-plane-vip", API_LOAD_BALANCER, PODS_ON_NODE, ROUTERS}
+)
 
 # Short forms of the endpoints in term names (24 characters at most, see MAX_TERM_NAME).
 ABBREVIATIONS = {
@@ -82,6 +85,8 @@ ABBREVIATIONS = {
     "nodeport-clients": "npc",
     "jenkins-clients": "jksc",
     "dhcp-clients": "dhcp",
+    PODS_ON_NODE: "pod",
+    ROUTERS: "rtr",
 }
 
 # ICMP type -> Aerleon's names for ICMP and ICMPv6 (yaml_reference.md, "ICMP_TYPE"). The flows carry ICMP types;
@@ -364,6 +369,8 @@ def build_policy(topology: Topology, flows: FlowSet, options: AerleonOptions, ca
     services: dict[str, ServiceDef] = {}
     terms: dict[int, list[Term]] = {4: [], 6: []}
     for f in flows.flows:
+        if segment and f.source in NODE_LOCAL:
+            continue  # a node's own pods reaching it: the packet never leaves the node, so it crosses no segment
         src_net, dst_net = nets[(f.cluster, f.source)], nets[(f.cluster, f.destination)]
         src_in, src_out = _sides(src_net, segment, extra)
         dst_in, dst_out = _sides(dst_net, segment, extra)

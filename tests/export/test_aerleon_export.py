@@ -49,6 +49,7 @@ def test_one_network_per_endpoint_one_service_per_row_one_term_per_flow() -> Non
     endpoints = {f.source for f in flows.flows} | {f.destination for f in flows.flows}
     assert endpoints == {"admin-machine", "api-clients", "bmc", "control-plane", "control-plane-vip", "dhcp-clients"} | {
         "nodeport-clients",
+        "pods-on-node",
         "ssh-clients",
         "tinkerbell-vip",
         "worker",
@@ -56,7 +57,8 @@ def test_one_network_per_endpoint_one_service_per_row_one_term_per_flow() -> Non
     # The roles and the VIP of the cluster carry its name; the environment's endpoints do not.
     assert sorted(networks) == [
         "EKSA_ADMIN_MACHINE", "EKSA_API_CLIENTS", "EKSA_BMC", "EKSA_DHCP_CLIENTS", "EKSA_MGMT_CONTROL_PLANE",
-        "EKSA_MGMT_CONTROL_PLANE_VIP", "EKSA_MGMT_WORKER", "EKSA_NODEPORT_CLIENTS", "EKSA_SSH_CLIENTS", "EKSA_TINKERBELL_VIP",
+        "EKSA_MGMT_CONTROL_PLANE_VIP", "EKSA_MGMT_PODS_ON_NODE", "EKSA_MGMT_WORKER", "EKSA_NODEPORT_CLIENTS", "EKSA_SSH_CLIENTS",
+        "EKSA_TINKERBELL_VIP",
     ]  # fmt: skip
     assert networks["EKSA_MGMT_CONTROL_PLANE"] == {"values": [{"address": f"198.51.100.1{i}/32"} for i in (1, 2, 3)]}
     assert len(networks["EKSA_BMC"]["values"]) == 8  # one BMC per machine of the hardware CSV
