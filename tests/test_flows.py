@@ -9,7 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.catalog import load_catalog
+from components.catalog import ADDONS, load_catalog
+from components.endpoints import NODE_LOCAL
 from components.flows import API_LOAD_BALANCER, build_flows, expand, row_applies, row_ports
 from components.ports import PortRange, merge
 from components.topology import parse_topology
@@ -40,6 +41,13 @@ def configs(draw: st.DrawFn) -> dict[str, Any]:
             c["controlPlane"]["apiServerPort"] = 443
         if draw(st.booleans()):
             c["controlPlane"]["loadBalancer"] = {"address": f"10.98.{i}.1", "port": 443}
+        addons = draw(st.lists(st.sampled_from(ADDONS), unique=True))
+        if addons:
+            c["addons"] = addons
+        if {"metallb-bgp", "kube-vip-bgp"} & set(addons):
+            c["routers"] = draw(st.lists(st.sampled_from(["10.50.0.1", "10.50.0.2", "fd00:50::1"]), min_size=1, unique=True))
+        if draw(st.booleans()):
+            c["clusterNetwork"] = {"pods": draw(st.sampled_from(["172.16.0.0/16", "fd00:10::/56"])), "services": "172.20.0.0/16"}
         clusters.append(c)
     cfg: dict[str, Any] = {
         "platform": platform,
@@ -143,12 +151,18 @@ def test_least_privilege(cfg: dict[str, Any]) -> None:
     catalog = load_catalog()
     for f in build_flows(topology).flows:
         sensitive = any(catalog[r].sensitive for r in f.rows)
+        if f.source in NODE_LOCAL:
+            assert topology.platform_spec.host_firewall, f  # only a firewall on the node sees its own pods
         if sensitive:
             # Workers only for the provider's etcd rows of a self-managed cluster: EKS-A's controllers may
-            # run on any node of the management cluster.
+            # run on any node of the management cluster; workers and the node's own pods for an add-on the
+            # cluster enabled (metrics-server scrapes every kubelet).
             provider_only = all(catalog[r].table in ("vsphere", "nutanix", "snow") for r in f.rows)
-            assert f.source in ("control-plane", "etcd", "admin-machine", "management-cluster") or (
-                f.source == "worker" and provider_only
+            enabled_addon = all(catalog[r].addon in topology.cluster(f.cluster).addons for r in f.rows if catalog[r].sensitive)
+            assert (
+                f.source in ("control-plane", "etcd", "admin-machine", "management-cluster")
+                or (f.source == "worker" and provider_only)
+                or (f.source in ("worker", "pods-on-node") and enabled_addon)
             ), f
         if f.destination == "etcd" and not sensitive:
             assert f.ports == (PortRange.single(22),) and f.source == "ssh-clients", f
