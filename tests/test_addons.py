@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import json
 from typing import Any
 
 import pytest
@@ -251,3 +252,16 @@ def test_a_default_range_is_checked_only_where_it_becomes_rules() -> None:
     bm["clusters"][0].pop("workerGroups")
     (msg,) = _problems(bm)["eksa-firewall:clusters[0].clusterNetwork.pods"]
     assert "192.168.0.0/16 (not set: EKS-A's default 192.168.0.0/16) overlaps" in msg
+
+
+def test_matrix_shows_the_addon_rows_and_pods_only_where_a_firewall_sees_them(capsys: pytest.CaptureFixture[str]) -> None:
+    from components.cli import main
+
+    assert main(["matrix", "--platform", "vsphere", "--format", "json"]) == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {r["addon"] for r in rows.values()} == {None, *ADDONS}
+    assert main(["matrix", "--platform", "vsphere", "--format", "markdown"]) == 0
+    table = capsys.readouterr().out
+    assert "addon metrics-server" in table and "cilium, addon hubble-relay" in table and "pods-on-node" not in table
+    assert main(["matrix", "--platform", "baremetal", "--format", "markdown"]) == 0
+    assert "nodes, pods-on-node" in capsys.readouterr().out
