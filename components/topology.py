@@ -745,7 +745,7 @@ def _refuse_cluster_ranges(clusters: tuple[Cluster, ...], claims: list[_Claim], 
             if not named:
                 continue
             ckey = key_join(key_join(c.key, "clusterNetwork"), kind)
-            default = f" (not set: EKS-A's default {net})" if kind in c.defaulted else ""
+            default = " (EKS-A's default: the stack does not set it)" if kind in c.defaulted else ""
             r.problem(
                 ckey,
                 f"{net}{default} overlaps "

@@ -28,7 +28,7 @@ from tests.helpers import example_args, plan_config
 from tests.test_topology import base
 
 EXAMPLES = ("snow-example", "aws-region-example", "vsphere-example", "nutanix-example", "baremetal-example")
-ROUTER = {"baremetal-example": "203.0.113.250"}  # the bare-metal example lives in the lab's documentation ranges
+ROUTER = {"baremetal-example": "203.0.113.60"}  # the bare-metal example lives in the lab's documentation ranges
 
 
 def with_every_addon(stack: str) -> dict[str, Any]:
@@ -250,8 +250,9 @@ def test_a_default_range_is_checked_only_where_it_becomes_rules() -> None:
     bm.pop("hardwareCsv")
     bm["clusters"][0]["controlPlane"] = {"endpoint": "192.168.1.100", "addresses": ["192.168.1.11"]}
     bm["clusters"][0].pop("workerGroups")
+    bm["clusters"][0].pop("clusterNetwork")
     (msg,) = _problems(bm)["eksa-firewall:clusters[0].clusterNetwork.pods"]
-    assert "192.168.0.0/16 (not set: EKS-A's default 192.168.0.0/16) overlaps" in msg
+    assert "192.168.0.0/16 (EKS-A's default: the stack does not set it) overlaps 192.168.1.11/32" in msg
 
 
 def test_matrix_shows_the_addon_rows_and_pods_only_where_a_firewall_sees_them(capsys: pytest.CaptureFixture[str]) -> None:
