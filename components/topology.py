@@ -255,6 +255,7 @@ def parse_topology(
     endpoints = _endpoints(config.get("endpoints"), key("endpoints"), r)
     hardware = _hardware(config.get("hardwareCsv"), key("hardwareCsv"), r, read_file)
     clusters = _clusters(config.get("clusters"), key("clusters"), r, hardware)
+    _addons_need_cilium(clusters, cilium, key("cilium"), r)
     claims = _claims(clusters, admin, endpoints.tinkerbell_ip, key)
     if not r.boolean(config.get("allowOverlappingRoles"), key("allowOverlappingRoles"), False):
         _refuse_overlaps(claims, key("allowOverlappingRoles"), r)
@@ -592,6 +593,22 @@ def _addons(value: Any, key: str, r: Reader) -> tuple[str, ...]:
             continue
         seen[name] = i
     return tuple(sorted(seen))
+
+
+def _addons_need_cilium(clusters: tuple[Cluster, ...], cilium: bool, cilium_key: str, r: Reader) -> None:
+    """An add-on whose rows all need Cilium (hubble-relay) opens nothing with ``cilium: false``: say so."""
+    if cilium:
+        return
+    catalog = load_catalog()
+    for c in clusters:
+        for name in c.addons:
+            rows = [row for row in catalog if row.addon == name]
+            if rows and all(row.when == "cilium" for row in rows):
+                r.problem(
+                    key_join(c.key, "addons"),
+                    f"lists {name}, which is part of Cilium, but {cilium_key} is false",
+                    f"remove {name}, or set {cilium_key}: true if the cluster runs EKS-A's Cilium",
+                )
 
 
 def _routers(value: Any, key: str, addons_key: str, addons: tuple[str, ...], r: Reader) -> tuple[Network, ...]:

@@ -108,6 +108,7 @@ def test_the_cilium_addon_rows_need_cilium() -> None:
     rows = {r for f in build_flows(parse_topology(cfg)).flows for r in f.rows}
     assert {"hubble-relay-peers", "prometheus-cilium-agent", "prometheus-cilium-operator", "prometheus-node-exporter"} <= rows
     cfg["cilium"] = False
+    cfg["clusters"][0]["addons"] = ["prometheus"]  # hubble-relay without Cilium is refused (below)
     rows = {r for f in build_flows(parse_topology(cfg)).flows for r in f.rows}
     assert "prometheus-node-exporter" in rows
     assert not rows & {"hubble-relay-peers", "prometheus-cilium-agent", "prometheus-cilium-operator"}
@@ -266,3 +267,11 @@ def test_matrix_shows_the_addon_rows_and_pods_only_where_a_firewall_sees_them(ca
     assert "addon metrics-server" in table and "cilium, addon hubble-relay" in table and "pods-on-node" not in table
     assert main(["matrix", "--platform", "baremetal", "--format", "markdown"]) == 0
     assert "nodes, pods-on-node" in capsys.readouterr().out
+
+
+def test_a_cilium_addon_without_cilium_is_refused() -> None:
+    cfg = base()
+    cfg["cilium"] = False
+    cfg["clusters"][0]["addons"] = ["hubble-relay", "prometheus"]  # prometheus still scrapes node-exporter
+    (msg,) = _problems(cfg)["eksa-firewall:clusters[0].addons"]
+    assert "lists hubble-relay, which is part of Cilium, but eksa-firewall:cilium is false" in msg

@@ -27,6 +27,7 @@ def configs(draw: st.DrawFn) -> dict[str, Any]:
     n = draw(st.integers(1, 3))
     names = draw(st.lists(st.sampled_from(["mgmt", "dev", "prod", "qa", "edge"]), min_size=n, max_size=n, unique=True))
     clusters = []
+    cilium = draw(st.booleans())
     for i, name in enumerate(names):
         c: dict[str, Any] = {
             "name": name,
@@ -42,6 +43,7 @@ def configs(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             c["controlPlane"]["loadBalancer"] = {"address": f"10.98.{i}.1", "port": 443}
         addons = draw(st.lists(st.sampled_from(ADDONS), unique=True))
+        addons = [a for a in addons if cilium or a != "hubble-relay"]  # hubble-relay is part of Cilium
         if addons:
             c["addons"] = addons
         if {"metallb-bgp", "kube-vip-bgp"} & set(addons):
@@ -52,7 +54,7 @@ def configs(draw: st.DrawFn) -> dict[str, Any]:
     cfg: dict[str, Any] = {
         "platform": platform,
         "eksaVersion": draw(st.sampled_from(["v0.21", "v0.22", "v0.24", "v0.25", "latest"])),
-        "cilium": draw(st.booleans()),
+        "cilium": cilium,
         "adminMachine": {"addresses": ["10.10.0.5"]},
         "clients": {
             "api": draw(st.lists(st.sampled_from(["10.20.0.0/16", "10.21.0.0/16", "fd00::/64"]), unique=True)),
