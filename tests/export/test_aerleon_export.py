@@ -78,11 +78,11 @@ def test_one_network_per_endpoint_one_service_per_row_one_term_per_flow() -> Non
     kubelet = by_name["mgmt-cp-wk-tcp"]
     assert kubelet == {
         "name": "mgmt-cp-wk-tcp",
-        "comment": "mgmt: control-plane -> worker (cilium-health, worker-kubelet, worker-nodeport)",
+        "comment": "mgmt: control-plane -> worker (cilium-health, metrics-server-kubelet, worker-kubelet, worker-nodeport)",
         "source-address": "EKSA_MGMT_CONTROL_PLANE",
         "destination-address": "EKSA_MGMT_WORKER",
         "protocol": "tcp",
-        "destination-port": ["EKSA_CILIUM_HEALTH", "EKSA_WORKER_KUBELET", "EKSA_WORKER_NODEPORT"],
+        "destination-port": ["EKSA_CILIUM_HEALTH", "EKSA_METRICS_SERVER_KUBELET", "EKSA_WORKER_KUBELET", "EKSA_WORKER_NODEPORT"],
         "action": "accept",
     }
     assert by_name["mgmt-wk-cp-icmp"]["icmp-type"] == ["echo-request"] and by_name["mgmt-wk-cp-icmp"]["platform-exclude"] == ["nftables"]
