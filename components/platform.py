@@ -54,6 +54,11 @@ class Platform:
     secret_keys: tuple[str, ...] = ()  # top-level config keys that hold secrets (read with get_secret)
     required_endpoints: tuple[RequiredEndpoint, ...] = ()
     uses_hardware_csv: bool = False  # bare metal: machines and BMCs come from EKS-A's hardware CSV
+    # Its firewall sits on the machines themselves (bare metal: nftables on each host's input hook), so it also
+    # sees what never leaves a machine: a node's own pods reaching it. The catalog's node-local source words
+    # (``pods-on-node``, components/endpoints.py) become flows only on such a platform; security groups, NSX
+    # and Flow see node-to-node packets only (pods reaching other nodes are masqueraded or encapsulated).
+    host_firewall: bool = False
     guide: str = ""
 
     def module(self, name: str) -> ModuleType:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 from .addresses import Network, canonical_networks
 from .catalog import Catalog, Row, load_catalog
-from .endpoints import CONTROL_PLANE, DHCP_CLIENTS, MANAGEMENT_CLUSTER, WORKER
+from .endpoints import CONTROL_PLANE, DHCP_CLIENTS, MANAGEMENT_CLUSTER, PODS_ON_NODE, WORKER
 from .errors import EksaFirewallError
 from .flows import Flow, FlowSet, endpoint_addresses, row_ports
 from .ports import PortSet, contains
@@ -54,7 +54,9 @@ NO_ROUTE, DEADLINE, ERROR = "no-route", "deadline", "error"
 VERDICTS = (REACHABLE, BLOCKED, NO_ROUTE, DEADLINE, ERROR, UNVERIFIED, SKIPPED)
 FAILURES = (BLOCKED, NO_ROUTE, DEADLINE, ERROR)
 
-UNPROBEABLE_SOURCES = (DHCP_CLIENTS,)  # a machine without an address cannot be imitated from here
+# A machine without an address, and a node's own pods (their packets come from a pod address on the node, never
+# from a machine's own address), cannot be imitated from here.
+UNPROBEABLE_SOURCES = (DHCP_CLIENTS, PODS_ON_NODE)
 # The roles whose machines are the "management-cluster" of the clusters their cluster manages.
 MANAGER_ROLES = (CONTROL_PLANE, WORKER)
 SILENT_UDP = b"eksa-firewall probe\n"  # what a UDP check sends where no request is known

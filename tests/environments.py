@@ -35,6 +35,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from components.catalog import ADDONS
 from components.platform import platform_names
 
 Environment = dict[str, Any]
@@ -208,6 +209,10 @@ V6_CLIENTS = ("fd10::/64", "2001:db8:1::/48")
 ADMIN_V6 = "fd00:ff::5"
 
 
+# Add-ons (components/catalog.py ADDONS) and the BGP routers some of them need: drawn per cluster.
+ROUTERS = ("10.50.0.1", "10.50.0.2", "fd00:50::1")
+
+
 @st.composite
 def environments(draw: st.DrawFn, platform: str | None = None, *, aws_mode: str | None = None) -> Environment:
     """A random valid environment of ``platform`` (any platform when None).
@@ -216,7 +221,7 @@ def environments(draw: st.DrawFn, platform: str | None = None, *, aws_mode: str 
     external etcd and custom etcd ports, the API server on 443, an API load balancer (443 or 6443), subnets or
     single machines as addresses, IPv6 (none; only among the client peers; dual-stack nodes; or some roles on IPv6
     only), client lists that are empty, list the admin machine or cover it, Jenkins, Cilium on or off, the EKS-A
-    version. Then the platform's own part: Snow devices (one possibly on IPv6), the ``aws`` mode (``aws_mode``:
+    version, the cluster's add-ons (with BGP routers where needed) and pod/service ranges. Then the platform's own part: Snow devices (one possibly on IPv6), the ``aws`` mode (``aws_mode``:
     snow or region; drawn when None), group selection and placement; vSphere membership, appliedTo and category;
     Nutanix Prism Central's port, state, category key and name prefix; bare-metal BMCs, table and default action.
     """
@@ -259,6 +264,7 @@ def environments(draw: st.DrawFn, platform: str | None = None, *, aws_mode: str 
 
     n = draw(st.integers(1, 3))
     names = draw(st.lists(st.sampled_from(CLUSTER_NAMES), min_size=n, max_size=n, unique=True))
+    cilium = draw(st.booleans())
     clusters: list[dict[str, Any]] = []
     for i, name in enumerate(names):
         cp: dict[str, Any] = {"endpoint": f"10.99.{i}.10", "addresses": addresses()}
@@ -279,11 +285,18 @@ def environments(draw: st.DrawFn, platform: str | None = None, *, aws_mode: str 
         groups = draw(st.integers(0, 3))
         if groups:
             c["workerGroups"] = [{"name": f"md-{g}", "addresses": addresses()} for g in range(groups)]
+        addons = [a for a in draw(st.lists(st.sampled_from(ADDONS), unique=True, max_size=3)) if cilium or a != "hubble-relay"]
+        if addons:  # hubble-relay is part of Cilium: refused without it
+            c["addons"] = addons
+        if {"metallb-bgp", "kube-vip-bgp"} & set(addons):
+            c["routers"] = draw(st.lists(st.sampled_from(ROUTERS), min_size=1, unique=True))
+        if draw(st.booleans()):
+            c["clusterNetwork"] = {"pods": draw(st.sampled_from(["172.16.0.0/16", "fd00:aa::/56"])), "services": "172.20.0.0/16"}
         clusters.append(c)
 
     env: Environment = {
         "platform": platform,
-        "cilium": draw(st.booleans()),
+        "cilium": cilium,
         "adminMachine": {"addresses": admin},
         "clients": {"api": client_list(), "ssh": client_list(), "nodePort": client_list()},
         "clusters": clusters,

@@ -151,14 +151,23 @@ FEATURES = {
     "the API server on 443": lambda e: any(c["controlPlane"].get("apiServerPort") == 443 for c in e["clusters"]),
     "no worker group": lambda e: any("workerGroups" not in c for c in e["clusters"]),
     "single machines": lambda e: any("/" not in a for c in e["clusters"] for a in c["controlPlane"]["addresses"]),
-    "a role on IPv6 only": lambda e: any(all(":" in a for a in c["controlPlane"]["addresses"]) for c in e["clusters"]),
+    "a role on IPv6 only": lambda e: any(all(":" in a for a in role) for c in e["clusters"] for role in _role_addresses(c)),
     "dual-stack nodes": lambda e: any({":" in a for a in c["controlPlane"]["addresses"]} == {True, False} for c in e["clusters"]),
     "IPv6 clients": lambda e: any(":" in a for v in e["clients"].values() for a in v),
     "the admin machine among the clients": lambda e: any(a.startswith("10.10.0.") for v in e["clients"].values() for a in v),
     "Jenkins": lambda e: "managementTools" in e,
     "Cilium off": lambda e: e["cilium"] is False,
     "an EKS-A version": lambda e: "eksaVersion" in e,
+    "an add-on": lambda e: any(c.get("addons") for c in e["clusters"]),
+    "BGP routers": lambda e: any(c.get("routers") for c in e["clusters"]),
+    "a pod range on IPv6": lambda e: any(":" in c.get("clusterNetwork", {}).get("pods", "") for c in e["clusters"]),
 }
+
+
+def _role_addresses(c: dict[str, Any]) -> list[list[str]]:
+    """The address lists of a cluster's roles, as written."""
+    roles = [c["controlPlane"]["addresses"], *([c["etcd"]["addresses"]] if "addresses" in c.get("etcd", {}) else [])]
+    return roles + [g["addresses"] for g in c.get("workerGroups", [])]
 
 
 @cache

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.catalog import load_catalog
+from components.endpoints import NODE_LOCAL
 from components.flows import API_LOAD_BALANCER, build_flows, expand, row_applies, row_ports
 from components.ports import PortRange, merge
 from components.topology import parse_topology
@@ -75,12 +76,18 @@ def test_least_privilege(cfg: dict[str, Any]) -> None:
     catalog = load_catalog()
     for f in build_flows(topology).flows:
         sensitive = any(catalog[r].sensitive for r in f.rows)
+        if f.source in NODE_LOCAL:
+            assert topology.platform_spec.host_firewall, f  # only a firewall on the node sees its own pods
         if sensitive:
             # Workers only for the provider's etcd rows of a self-managed cluster: EKS-A's controllers may
-            # run on any node of the management cluster.
+            # run on any node of the management cluster; workers and the node's own pods for an add-on the
+            # cluster enabled (metrics-server scrapes every kubelet).
             provider_only = all(catalog[r].table in ("vsphere", "nutanix", "snow") for r in f.rows)
-            assert f.source in ("control-plane", "etcd", "admin-machine", "management-cluster") or (
-                f.source == "worker" and provider_only
+            enabled_addon = all(catalog[r].addon in topology.cluster(f.cluster).addons for r in f.rows if catalog[r].sensitive)
+            assert (
+                f.source in ("control-plane", "etcd", "admin-machine", "management-cluster")
+                or (f.source == "worker" and provider_only)
+                or (f.source in ("worker", "pods-on-node") and enabled_addon)
             ), f
         if f.destination == "etcd" and not sensitive:
             assert f.ports == (PortRange.single(22),) and f.source == "ssh-clients", f

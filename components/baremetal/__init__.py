@@ -16,5 +16,6 @@ PLATFORM = Platform(
     secret_keys=("sshPrivateKey",),
     required_endpoints=(RequiredEndpoint(key="tinkerbellIp", what="the Tinkerbell VIP (TinkerbellDatacenterConfig.spec.tinkerbellIP)"),),
     uses_hardware_csv=True,
+    host_firewall=True,
     guide="docs/platforms/baremetal.md",
 )

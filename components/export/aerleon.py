@@ -57,8 +57,11 @@ from ..endpoints import (
     JENKINS,
     JENKINS_CLIENTS,
     MANAGEMENT_CLUSTER,
+    NODE_LOCAL,
     NODEPORT_CLIENTS,
+    PODS_ON_NODE,
     PRISM_CENTRAL,
+    ROUTERS,
     SNOW_DEVICE,
     SSH_CLIENTS,
     TINKERBELL_VIP,
@@ -81,7 +84,7 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 # Endpoints whose addresses belong to one cluster; every other endpoint is one network for the environment
 # (unless its addresses differ between clusters, which the code checks).
-CLUSTER_SCOPED = frozenset({CONTROL_PLANE, ETCD, WORKER, MANAGEMENT_CLUSTER, CONTROL_PLANE_VIP, API_LOAD_BALANCER})
+CLUSTER_SCOPED = frozenset({CONTROL_PLANE, ETCD, WORKER, MANAGEMENT_CLUSTER, CONTROL_PLANE_VIP, API_LOAD_BALANCER, PODS_ON_NODE, ROUTERS})
 
 # Short forms of the endpoints in term names (24 characters at most, see MAX_TERM_NAME).
 ABBREVIATIONS = {
@@ -103,6 +106,8 @@ ABBREVIATIONS = {
     NODEPORT_CLIENTS: "npc",
     JENKINS_CLIENTS: "jksc",
     DHCP_CLIENTS: "dhcp",
+    PODS_ON_NODE: "pod",
+    ROUTERS: "rtr",
 }
 
 # ICMP type -> Aerleon's names for ICMP and ICMPv6 (yaml_reference.md, "ICMP_TYPE"). The flows carry ICMP types;
@@ -385,6 +390,8 @@ def build_policy(topology: Topology, flows: FlowSet, options: AerleonOptions, ca
     services: dict[str, ServiceDef] = {}
     terms: dict[int, list[Term]] = {4: [], 6: []}
     for f in flows.flows:
+        if segment and f.source in NODE_LOCAL:
+            continue  # a node's own pods reaching it: the packet never leaves the node, so it crosses no segment
         src_net, dst_net = nets[(f.cluster, f.source)], nets[(f.cluster, f.destination)]
         src_in, src_out = _sides(src_net, segment, extra)
         dst_in, dst_out = _sides(dst_net, segment, extra)

@@ -58,7 +58,7 @@ def test_verify_example_stack() -> None:
     p = plan_example()
     report = verify(p.topology, p.flows, p.run.resources)
     assert report.ok, report.to_json()
-    assert len(report.required) == 206
+    assert len(report.required) == 225
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))

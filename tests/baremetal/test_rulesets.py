@@ -63,16 +63,19 @@ def test_worker_ruleset() -> None:
     worker = rules(rendered(example_config())["mgmt/worker"])[3:]
     assert worker == [
         'ip saddr @control_plane_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 icmp type echo-request accept comment "mgmt: control-plane -> worker (cilium-icmp-echo)"',
-        'ip saddr @control_plane_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 tcp dport { 4240, 10250, 30000-32767 } accept comment "mgmt: control-plane -> worker (cilium-health, worker-kubelet, worker-nodeport)"',
+        'ip saddr @control_plane_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 tcp dport { 4240, 10250, 30000-32767 } accept comment "mgmt: control-plane -> worker (cilium-health, metrics-server-kubelet, worker-kubelet, worker-nodeport)"',
         'ip saddr @control_plane_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 udp dport 6081 accept comment "mgmt: control-plane -> worker (cilium-geneve)"',
         'ip saddr @nodeport_clients_v4 ip daddr @worker_at_mgmt_v4 tcp dport 30000-32767 accept comment "mgmt: nodeport-clients -> worker (worker-nodeport)"',
+        # The example enables metrics-server: a worker's own pods reach its kubelet from their pod addresses.
+        'ip saddr @pods_on_node_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 tcp dport 10250 accept comment "mgmt: pods-on-node -> worker (metrics-server-kubelet)"',
         'ip saddr @ssh_clients_v4 ip daddr @worker_at_mgmt_v4 tcp dport 22 accept comment "mgmt: ssh-clients -> worker (worker-ssh)"',
         'ip saddr @worker_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 icmp type echo-request accept comment "mgmt: worker -> worker (cilium-icmp-echo)"',
-        'ip saddr @worker_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 tcp dport { 4240, 30000-32767 } accept comment "mgmt: worker -> worker (cilium-health, worker-nodeport)"',
+        'ip saddr @worker_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 tcp dport { 4240, 10250, 30000-32767 } accept comment "mgmt: worker -> worker (cilium-health, metrics-server-kubelet, worker-nodeport)"',
         'ip saddr @worker_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 udp dport 6081 accept comment "mgmt: worker -> worker (cilium-geneve)"',
     ]
     text = rendered(example_config())["mgmt/worker"]
     assert "elements = { 198.51.100.21, 198.51.100.22 }" in text  # from the hardware CSV's type=worker machines
+    assert "elements = { 203.0.113.128/25 }" in text  # pods_on_node_at_mgmt_v4: the cluster's clusterNetwork.pods
 
 
 def test_dhcp_from_unaddressed_machines_also_accepts_the_broadcast() -> None:

@@ -49,6 +49,7 @@ def test_one_network_per_endpoint_one_service_per_row_one_term_per_flow() -> Non
     endpoints = {f.source for f in flows.flows} | {f.destination for f in flows.flows}
     assert endpoints == {"admin-machine", "api-clients", "bmc", "control-plane", "control-plane-vip", "dhcp-clients"} | {
         "nodeport-clients",
+        "pods-on-node",
         "ssh-clients",
         "tinkerbell-vip",
         "worker",
@@ -56,7 +57,8 @@ def test_one_network_per_endpoint_one_service_per_row_one_term_per_flow() -> Non
     # The roles and the VIP of the cluster carry its name; the environment's endpoints do not.
     assert sorted(networks) == [
         "EKSA_ADMIN_MACHINE", "EKSA_API_CLIENTS", "EKSA_BMC", "EKSA_DHCP_CLIENTS", "EKSA_MGMT_CONTROL_PLANE",
-        "EKSA_MGMT_CONTROL_PLANE_VIP", "EKSA_MGMT_WORKER", "EKSA_NODEPORT_CLIENTS", "EKSA_SSH_CLIENTS", "EKSA_TINKERBELL_VIP",
+        "EKSA_MGMT_CONTROL_PLANE_VIP", "EKSA_MGMT_PODS_ON_NODE", "EKSA_MGMT_WORKER", "EKSA_NODEPORT_CLIENTS", "EKSA_SSH_CLIENTS",
+        "EKSA_TINKERBELL_VIP",
     ]  # fmt: skip
     assert networks["EKSA_MGMT_CONTROL_PLANE"] == {"values": [{"address": f"198.51.100.1{i}/32"} for i in (1, 2, 3)]}
     assert len(networks["EKSA_BMC"]["values"]) == 8  # one BMC per machine of the hardware CSV
@@ -76,11 +78,11 @@ def test_one_network_per_endpoint_one_service_per_row_one_term_per_flow() -> Non
     kubelet = by_name["mgmt-cp-wk-tcp"]
     assert kubelet == {
         "name": "mgmt-cp-wk-tcp",
-        "comment": "mgmt: control-plane -> worker (cilium-health, worker-kubelet, worker-nodeport)",
+        "comment": "mgmt: control-plane -> worker (cilium-health, metrics-server-kubelet, worker-kubelet, worker-nodeport)",
         "source-address": "EKSA_MGMT_CONTROL_PLANE",
         "destination-address": "EKSA_MGMT_WORKER",
         "protocol": "tcp",
-        "destination-port": ["EKSA_CILIUM_HEALTH", "EKSA_WORKER_KUBELET", "EKSA_WORKER_NODEPORT"],
+        "destination-port": ["EKSA_CILIUM_HEALTH", "EKSA_METRICS_SERVER_KUBELET", "EKSA_WORKER_KUBELET", "EKSA_WORKER_NODEPORT"],
         "action": "accept",
     }
     assert by_name["mgmt-wk-cp-icmp"]["icmp-type"] == ["echo-request"] and by_name["mgmt-wk-cp-icmp"]["platform-exclude"] == ["nftables"]
