@@ -5,10 +5,14 @@ Modes:
   named in ``preimport`` are imported first, untimed (their import cost is the start-up figure, not a
   per-resource cost), and the same modules are imported before the floor, so both start from the same state;
 - ``floor``: run tests/bench/floor_program (the same resources from a recorded registration list, through the
-  provider SDKs' classes, or bare with ``"floor": "bare"``), timed likewise;
+  provider SDKs' classes), timed likewise;
 - ``startup``: everything from a cold interpreter: import pulumi and the engine, plan the stack; reports the
   wall time since the interpreter started, the peak RSS and which provider SDKs ended up in ``sys.modules``.
-Both timed modes can write the registrations they recorded (``dump``) for the economy and the floor.
+
+Before the timed run the harness (not the program) collects garbage once, so that both sides start with the
+imports in the collector's oldest generation; the collector is otherwise left as Python sets it. Every mode
+reports whether the collector's settings (enabled, thresholds, frozen objects) were the same after the run as
+before it: the program must not touch them. ``dump`` writes the registrations recorded, one JSON object a line.
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ def _registration(r: Any) -> dict[str, Any]:
     return {**r.to_json(), "custom": r.custom, "provider": r.provider}
 
 
+def gc_settings() -> dict[str, Any]:
+    """What a program could change about the garbage collector."""
+    return {"enabled": gc.isenabled(), "threshold": list(gc.get_threshold()), "frozen": gc.get_freeze_count()}
+
+
 def main(request_path: str) -> None:
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))  # run_program changes directory: keep the project importable
@@ -48,14 +57,16 @@ def main(request_path: str) -> None:
         import tests.bench.floor  # noqa: F401 - imported here, not inside the timed run
 
         program = PROJECT_DIR / "tests" / "bench" / "floor_program" / "__main__.py"
-        config = {f"{req['project']}:registrations": req["registrations"], f"{req['project']}:mode": req.get("floor", "sdk")}
+        config = {f"{req['project']}:registrations": req["registrations"]}
         secret_keys: list[str] = []
     else:
         program = PROJECT_DIR / "__main__.py"
         config = req["config"]
         secret_keys = req["secret_keys"]
     imported = time.perf_counter() - imports_before
-    gc.collect()
+    if mode != "startup":
+        gc.collect()
+    gc_before = gc_settings()
     gc_time = [0.0, 0, 0.0]  # seconds in the collector, collections, start of the current one
 
     def gc_clock(phase: str, info: dict[str, Any]) -> None:
@@ -70,8 +81,10 @@ def main(request_path: str) -> None:
     run = run_program(program, project=req["project"], stack=req["stack"], config=config, secret_keys=secret_keys)
     t2, cpu1 = time.perf_counter(), time.process_time()
     gc.callbacks.remove(gc_clock)
+    gc_after = gc_settings()
     if req.get("dump"):
-        Path(req["dump"]).write_text(json.dumps([_registration(r) for r in run.resources]), encoding="utf-8")
+        lines = [json.dumps(_registration(r)) + "\n" for r in run.resources]
+        Path(req["dump"]).write_text("".join(lines), encoding="utf-8")
     out = {
         "mode": mode,
         "seconds": t2 - t1,
@@ -80,6 +93,8 @@ def main(request_path: str) -> None:
         "preimport_seconds": imported,
         "gc_seconds": gc_time[0],
         "gc_collections": gc_time[1],
+        "gc_untouched": gc_before == gc_after,
+        "gc_settings": gc_after,
         "resources": len(run.resources),
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "sdks": sorted(m for m in SDKS if m in sys.modules),

@@ -1,14 +1,12 @@
 """The SDK floor: what registering the same resources costs with the Pulumi SDK alone, without our code.
 
 ``register_all`` takes the registrations recorded from a real plan and registers them again, in the same
-order, with the same type tokens, names, inputs, parents and providers:
-
-- ``sdk`` (the floor the budget compares with): each custom resource through its provider SDK's own class
-  (``aws:ec2/securityGroup:SecurityGroup`` -> ``pulumi_aws.ec2.SecurityGroup``), the class any Pulumi program
-  must use, so the provider SDK's own per-resource work (typed arguments, output properties) is in the floor;
-  dynamic resources (``pulumi-python:dynamic/<module>:<Name>``) as ``pulumi.dynamic.Resource`` registers them,
-  with a provider that does nothing, serialized once; components and providers as ``ComponentResource`` / the SDK's ``Provider``;
-- ``bare``: every custom resource as a plain ``pulumi.CustomResource`` (no provider SDK at all), for reference.
+order, with the same type tokens, names, inputs, parents and providers: each custom resource through its
+provider SDK's own class (``aws:ec2/securityGroup:SecurityGroup`` -> ``pulumi_aws.ec2.SecurityGroup``), the
+class any Pulumi program must use, so the provider SDK's own per-resource work (typed arguments, output
+properties) is in the floor; dynamic resources (``pulumi-python:dynamic/<module>:<Name>``) as
+``pulumi.dynamic.Resource`` registers them, with a provider that does nothing, serialized once; components and
+providers as ``ComponentResource`` / the SDK's ``Provider``.
 
 Inputs keep their shape: a secret input becomes a secret Output again, and an input equal to the id of a
 resource registered earlier becomes that resource's ``id`` Output (the SDK waits on the same dependencies).
@@ -23,8 +21,9 @@ import importlib
 import inspect
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -101,7 +100,13 @@ def _json_value(value: Any) -> Any:
         return value
 
 
-def register_all(registrations: Sequence[Mapping[str, Any]], mode: str = "sdk") -> None:
+def read_registrations(path: Path) -> Iterator[dict[str, Any]]:
+    """The registrations of a dump (one JSON object a line), each decoded when it is asked for."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        yield json.loads(line)
+
+
+def register_all(registrations: Iterable[Mapping[str, Any]]) -> None:
     by_urn: dict[str, pulumi.Resource] = {}
     ids: dict[str, pulumi.CustomResource] = {}
     components: list[pulumi.ComponentResource] = []
@@ -112,7 +117,7 @@ def register_all(registrations: Sequence[Mapping[str, Any]], mode: str = "sdk") 
         opts = pulumi.ResourceOptions(parent=parent, provider=provider)  # type: ignore[arg-type]
         props: dict[str, Any] = _inputs(dict(r["inputs"]), ids)
         typ: str = r["type"]
-        cls = sdk_class(typ) if mode == "sdk" and r["custom"] else None
+        cls = sdk_class(typ) if r["custom"] else None
         res: pulumi.Resource
         if typ.startswith(PROVIDER_PREFIX):
             props = {k: _json_value(v) for k, v in props.items()}  # the SDK sends provider inputs JSON-encoded
