@@ -184,6 +184,7 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
     scope = Scope.of(topology, settings)
     region = settings.mode == "region"
     members = {k: scope.members(k) for k in scope.keys}
+    index = _MemberIndex(members)
     acc: _Acc = defaultdict(list)
     containing: dict[Network, list[GroupKey]] = {}  # address -> groups with a member network holding it
 
@@ -222,7 +223,7 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
             # is filtered by that group's egress too: let it out.
             for s in src:
                 if s not in containing:
-                    containing[s] = _containing(s, members)
+                    containing[s] = index.containing(s)
                 for h in containing[s]:
                     if h not in duty.egress:
                         add(h, "egress", peers(h, duty.ingress, dst, f.protocol), duty, dst_keys)
@@ -264,9 +265,28 @@ def _check_names(plan: AwsPlan) -> None:
         seen[name] = keys
 
 
-def _containing(address: Network, members: Mapping[GroupKey, tuple[Network, ...]]) -> list[GroupKey]:
-    """The groups with a member network that contains ``address``."""
-    return [k for k, nets in members.items() if any(n.version == address.version and address.subnet_of(n) for n in nets)]  # type: ignore[arg-type]
+class _MemberIndex:
+    """Which groups have a member network containing an address, without scanning every group for each address
+    (that scan made planning grow with clusters x groups: 7 of 11 s at 200 Snow clusters, cProfile).
+
+    A network containing ``address`` is ``address`` itself or one of its supernets; the member networks are
+    indexed by value, so each prefix length the members use is one lookup."""
+
+    def __init__(self, members: Mapping[GroupKey, tuple[Network, ...]]) -> None:
+        self._order = {k: i for i, k in enumerate(members)}
+        self._groups: dict[Network, set[GroupKey]] = defaultdict(set)
+        for k, nets in members.items():
+            for n in nets:
+                self._groups[n].add(k)
+        self._prefixes = {v: sorted({n.prefixlen for n in self._groups if n.version == v}) for v in (4, 6)}
+
+    def containing(self, address: Network) -> list[GroupKey]:
+        """The groups with a member network that contains ``address``, in ``members`` order."""
+        found: set[GroupKey] = set()
+        for prefix in self._prefixes[address.version]:
+            if prefix <= address.prefixlen:
+                found |= self._groups.get(address.supernet(new_prefix=prefix), set())
+        return sorted(found, key=self._order.__getitem__)
 
 
 def _rows_by_range(topology: Topology, duty: Duty) -> list[tuple[PortRange, frozenset[str]]]:
