@@ -2,8 +2,8 @@
 
 Writes bench-report/report.md and bench-report/report.json and exits 1 when a budget is broken (the budgets:
 tests/bench/budget.py). Not part of ``make test``: it times things, and takes a few minutes. ``BENCH_RUNS``
-(default 5) sets the runs per median (three times as many for plans under half a second, two fewer for plans
-over four seconds); ``BENCH_CASES`` (comma-separated) limits the cases. docs/benchmark.md is a committed
+(default 5) sets the runs per median (2 x BENCH_RUNS - 1 for plans under half a second, BENCH_RUNS - 2 but at
+least 3 for plans over three seconds); ``BENCH_CASES`` (comma-separated) limits the cases. docs/benchmark.md is a committed
 snapshot of one run.
 """
 
@@ -38,10 +38,10 @@ WORK = REPORT_DIR / "work"
 # interpreter every address with every group member): quadratic, minutes from 50 clusters (docs/benchmark.md).
 VERIFIED = ("example", "1", "10")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
-# Runs per median, from the CPU seconds of the first (recording) plan of a size: a short plan gets more runs (its
-# median moves more with the machine's load, and a run costs little), a long one fewer (each costs seconds).
-FAST_PLAN_SECONDS, SLOW_PLAN_SECONDS = 0.5, 4.0
-FAST_RUNS, SLOW_RUNS = 3 * RUNS, max(1, RUNS - 2)
+# Runs per median, from the CPU seconds of a size's first plan: a short plan gets more runs (its median moves more
+# with the machine's load, and a run costs little), a long one fewer (each costs seconds; at least 3 for a median).
+FAST_PLAN_SECONDS, SLOW_PLAN_SECONDS = 0.5, 3.0
+FAST_RUNS, SLOW_RUNS = 2 * RUNS - 1, max(min(3, RUNS), RUNS - 2)
 STARTUP_RUNS = 3
 QUOTA_SEARCH_MAX = 100
 
@@ -107,47 +107,56 @@ def _base(case: Case, label: str, config: Mapping[str, Any]) -> dict[str, Any]:
     return {"project": PROJECT, "stack": f"bench-{label}", "config": engine, "secret_keys": secret_keys}
 
 
-def record(case: Case, label: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """Plan once in a fresh interpreter and keep what it registered (the economy, verify and the floor read it)."""
+def record(case: Case, label: str, config: Mapping[str, Any]) -> Path:
+    """Plan once in a fresh interpreter, untimed, and keep what it registered (the economy and verify read it)."""
     dump = WORK / f"{case.name}-{label}.jsonl"
-    first = _child({**_base(case, label, config), "mode": "plan", "preimport": [case.sdk], "dump": str(dump)})
-    return {"label": label, "dump": dump, "first": first}
+    _child({**_base(case, label, config), "mode": "plan", "preimport": [case.sdk], "dump": str(dump)})
+    return dump
 
 
-def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], recorded: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Plan time of each size and of its SDK floor: fresh interpreters, in rounds, every size and both sides
-    once a round (in alternating order), so that the machine's load drifts over all of them alike."""
+def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimport: Sequence[str]) -> list[dict[str, Any]]:
+    """Plan time of each timed size and of its SDK floor: fresh interpreters, in rounds, every size and both
+    sides once a round (in alternating order), so that the machine's load drifts over all of them alike.
+
+    The first round's plans record what they register (after the timed run): each size's floor registers that,
+    the economy and verify read it. ``preimport``: the provider SDK modules the smaller stacks registered with;
+    a size that needs others is a bench error (its timed runs would import them)."""
     sizes = [str(n) for n in TIMED_SIZES]
-    setup: dict[str, dict[str, Any]] = {}
-    for label in sizes:
-        dump: Path = recorded[label]["dump"]
-        registrations = read_dump(dump)
-        setup[label] = {
-            "base": _base(case, label, configs[label]),
-            "preimport": sdk_modules({r["type"] for r in registrations}, case.sdk),
-            "runs": runs_for(recorded[label]["first"]["cpu_seconds"]),
-            "registrations": registrations,
-            "ours": [],
-            "floor": [],
-        }
-    for i in range(max(s["runs"] for s in setup.values())):
+    setup: dict[str, dict[str, Any]] = {
+        label: {"base": _base(case, label, configs[label]), "runs": 1, "ours": [], "floor": []} for label in sizes
+    }
+    rounds = 1
+    i = 0
+    while i < rounds:
         for label in sizes:
             s = setup[label]
             if i >= s["runs"]:
                 continue
+            dump = WORK / f"{case.name}-{label}.jsonl"
             floor_dump = WORK / f"{case.name}-{label}-floor.jsonl"
-            ours = {**s["base"], "mode": "plan", "preimport": s["preimport"]}
+            ours = {**s["base"], "mode": "plan", "preimport": list(preimport), "dump": str(dump) if i == 0 else None}
             floor = {
                 "project": PROJECT,
                 "stack": f"bench-{label}",
                 "mode": "floor",
-                "preimport": s["preimport"],
-                "registrations": str(recorded[label]["dump"]),
+                "preimport": list(preimport),
+                "registrations": str(dump),
                 "dump": str(floor_dump) if i == 0 else None,
             }
             for kind, request in (("ours", ours), ("floor", floor)) if i % 2 == 0 else (("floor", floor), ("ours", ours)):
                 s[kind].append(_child(request))
+            if i == 0:
+                s["registrations"] = read_dump(dump)
+                needed = set(sdk_modules({r["type"] for r in s["registrations"]}, case.sdk))
+                if not needed <= set(preimport):
+                    raise RuntimeError(
+                        f"bench: {case.name} at {label} clusters registers with {sorted(needed - set(preimport))}, which "
+                        "the example and 1-cluster stacks do not: they would be imported inside the timed run"
+                    )
+                s["runs"] = runs_for(s["ours"][0]["cpu_seconds"])
+                rounds = max(rounds, s["runs"])
         print(f"  {case.name} round {i + 1}: " + ", ".join(f"{k}: {_progress(v)}" for k, v in setup.items()), flush=True)
+        i += 1
     out = []
     for label in sizes:
         s = setup[label]
@@ -155,7 +164,7 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], recorded
         same = _same_registrations(s["registrations"], read_dump(WORK / f"{case.name}-{label}-floor.jsonl"))
         result: dict[str, Any] = {
             "size": label,
-            "resources": recorded[label]["first"]["resources"],
+            "resources": ours[0]["resources"],
             "runs": len(ours),
             "ours_cpu_seconds": _median(ours, "cpu_seconds"),
             "floor_cpu_seconds": _median(floor, "cpu_seconds"),
@@ -170,7 +179,7 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], recorded
             "gc_untouched": all(r["gc_untouched"] for r in ours),
             "floor_gc_untouched": all(r["gc_untouched"] for r in floor),
             "floor_registers_the_same": same,
-            "preimported": s["preimport"],
+            "preimported": list(preimport),
         }
         result["ratio"] = result["ours_cpu_seconds"] / result["floor_cpu_seconds"]
         result["wall_ratio"] = result["ours_wall_seconds"] / result["floor_wall_seconds"]
@@ -294,19 +303,16 @@ def bench_case(case: Case) -> dict[str, Any]:
     for n in TIMED_SIZES:
         configs[str(n)] = generated_config(case, n)
     t0 = time.perf_counter()
-    recorded = {label: record(case, label, config) for label, config in configs.items()}
-    print(
-        f"  {case.name} recorded: "
-        + ", ".join(f"{k}: {v['first']['resources']} resources, {v['first']['cpu_seconds']:.2f} s" for k, v in recorded.items()),
-        flush=True,
-    )
-    out["plans"] = measure_plans(case, configs, recorded)
+    dumps = {label: record(case, label, configs[label]) for label in ("example", "1")}
+    preimport = sdk_modules({r["type"] for d in dumps.values() for r in read_dump(d)}, case.sdk)
+    out["plans"] = measure_plans(case, configs, preimport)
+    dumps.update({str(n): WORK / f"{case.name}-{n}.jsonl" for n in TIMED_SIZES})
     print(f"  {case.name} plans: {time.perf_counter() - t0:.0f} s", flush=True)
     out["startup"] = measure_startup(case)
     econ: dict[str, Any] = {}
     checks: dict[str, Any] = {}
     for label, config in configs.items():
-        path = recorded[label]["dump"]
+        path = dumps[label]
         econ[label] = economy(case.platform, config, read_dump(path)).to_json()
         if label not in VERIFIED:
             continue
