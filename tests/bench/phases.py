@@ -1,6 +1,6 @@
 """Where plan time goes, phase by phase: ``python -m tests.bench.phases [CASE ...]`` (default: every case).
 
-A diagnostic for a broken plan-time budget, not a budget itself. For each case and each timed size (10, 50,
+A diagnostic for a broken plan-time budget, not a budget itself. For each case and each of its timed sizes (10, 50,
 200 clusters), fresh interpreters (``--runs``, default 3, medians) time the pure phases one after the other,
 as the program runs them: ``parse`` (parse_topology of the stack's config), ``flows`` (build_flows) and
 ``plan`` (the platform's planner, and for bare metal the nft text of every ruleset, which its component
@@ -21,9 +21,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
-from tests.bench.budget import TIMED_SIZES
 from tests.bench.generate import CASES, case, generated_config
 from tests.helpers import PROJECT_DIR
 
@@ -114,26 +114,32 @@ def main(argv: Sequence[str]) -> int:
         return 0
     bench = _bench_medians()
     for c in [case(n) for n in args.cases] if args.cases else CASES:
+        sizes = c.timed
         rows: dict[str, list[float]] = {}
         for p in PHASES:
             rows[p], rows[f"  of which GC ({p})"] = [], []
-        for n in TIMED_SIZES:
+        for n in sizes:
             runs = [_fresh(c.name, n) for _ in range(args.runs)]
             for p in PHASES:
                 rows[p].append(statistics.median(r[p] for r in runs))
                 rows[f"  of which GC ({p})"].append(statistics.median(r[f"{p} GC"] for r in runs))
         plans = bench.get(c.name, {})
-        if all(str(n) in plans for n in TIMED_SIZES):
-            whole = [plans[str(n)]["ours_cpu_seconds"] for n in TIMED_SIZES]
+        if all(str(n) in plans for n in sizes):
+            whole = [plans[str(n)]["ours_cpu_seconds"] for n in sizes]
             rows["registration and the rest"] = [w - sum(rows[p][i] for p in PHASES) for i, w in enumerate(whole)]
             rows["whole plan (make bench)"] = whole
-            rows["  of which GC (whole plan)"] = [plans[str(n)]["ours_gc_seconds"] for n in TIMED_SIZES]
-            rows["SDK floor (make bench)"] = [plans[str(n)]["floor_cpu_seconds"] for n in TIMED_SIZES]
-            rows["  of which GC (floor)"] = [plans[str(n)]["floor_gc_seconds"] for n in TIMED_SIZES]
-        a, b, z = TIMED_SIZES
-        print(f"{c.name}: CPU seconds at {a} / {b} / {z} clusters; growth per cluster (ms) {a}->{b} and {b}->{z}")
-        for phase, (s1, s2, s3) in rows.items():
-            print(f"  {phase:28} {s1:8.3f} {s2:8.3f} {s3:8.3f}   {1000 * (s2 - s1) / (b - a):8.2f} {1000 * (s3 - s2) / (z - b):8.2f}")
+            rows["  of which GC (whole plan)"] = [plans[str(n)]["ours_gc_seconds"] for n in sizes]
+            rows["SDK floor (make bench)"] = [plans[str(n)]["floor_cpu_seconds"] for n in sizes]
+            rows["  of which GC (floor)"] = [plans[str(n)]["floor_gc_seconds"] for n in sizes]
+        steps = list(pairwise(sizes))
+        print(
+            f"{c.name}: CPU seconds at {' / '.join(map(str, sizes))} clusters; growth per cluster (ms) "
+            + " and ".join(f"{a}->{b}" for a, b in steps)
+        )
+        for phase, values in rows.items():
+            seconds = " ".join(f"{v:8.3f}" for v in values)
+            growth = " ".join(f"{1000 * (values[i + 1] - values[i]) / (b - a):8.2f}" for i, (a, b) in enumerate(steps))
+            print(f"  {phase:28} {seconds}   {growth}")
     return 0
 
 

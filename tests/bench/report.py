@@ -30,7 +30,7 @@ def markdown(doc: Mapping[str, Any]) -> str:
         "",
         table(
             ("budget", "value", "result"),
-            [(b["budget"], b["value"], "pass" if b["ok"] else "**FAIL**") for b in doc["budgets"]],
+            [(b["budget"], b["value"], "not timed" if b.get("not_timed") else "pass" if b["ok"] else "**FAIL**") for b in doc["budgets"]],
             "markdown",
         ),
         "",

@@ -46,6 +46,13 @@ def test_each_plan_budget_passes_within_its_limit_and_fails_beyond_it() -> None:
     assert values((0.6, 1.7, 6.2)) == [(1.1, True), (1.125, True), (1.511, False)]  # (c) whole plan at 50
 
 
+def test_a_case_not_timed_at_200_clusters_says_so_and_keeps_its_other_budgets() -> None:
+    plans = _plans((0.5, 1.66, 0.0), (0.125, 1.125, 0.0))[:2]
+    a, b, c = plan_budgets("aws-region", plans)
+    assert (a["value"], a["ok"], c["ok"]) == (1.16, False, True)
+    assert b.get("not_timed") and "not timed at 200 clusters" in b["value"]
+
+
 def _result(plans: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "case": "x",
