@@ -12,7 +12,8 @@ Modes:
 Before the timed run the harness (not the program) collects garbage once, so that both sides start with the
 imports in the collector's oldest generation; the collector is otherwise left as Python sets it. Every mode
 reports whether the collector's settings (enabled, thresholds, frozen objects) were the same after the run as
-before it: the program must not touch them. ``dump`` writes the registrations recorded, one JSON object a line.
+before it: the program must not touch them. ``dump`` writes the registrations recorded, one JSON object a line,
+with the resource options the engine's record leaves out (``record_options``), which the floor registers too.
 """
 
 from __future__ import annotations
@@ -33,8 +34,30 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 SDKS = ("pulumi_aws", "pulumi_vsphere", "pulumi_nutanix", "pulumi_command")
 
 
-def _registration(r: Any) -> dict[str, Any]:
-    return {**r.to_json(), "custom": r.custom, "provider": r.provider}
+def _registration(r: Any, options: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {**r.to_json(), "custom": r.custom, "provider": r.provider, **options.get(r.urn, {})}
+
+
+def record_options(into: dict[str, dict[str, Any]]) -> None:
+    """Have the mock engine's monitor also note, by URN, the options of each registration that its record leaves
+    out: explicit dependencies (``depends_on``; dependencies through inputs are the inputs' own), additional secret
+    outputs, delete-before-replace. The bench's own instrument of the mock engine, in every plan and floor run alike
+    (the engine converts each registration's inputs to JSON for its record anyway); the program is not touched."""
+    from components.engine import _RecordingMonitor
+
+    register = _RecordingMonitor.RegisterResource
+
+    def recording(self: Any, request: Any) -> Any:
+        response = register(self, request)
+        through_inputs = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
+        into[response.urn] = {
+            "depends_on": sorted(set(request.dependencies) - through_inputs),
+            "additional_secret_outputs": sorted(request.additionalSecretOutputs),
+            "delete_before_replace": bool(request.deleteBeforeReplace),
+        }
+        return response
+
+    setattr(_RecordingMonitor, "RegisterResource", recording)  # noqa: B010 - assigning a method: pyright refuses the attribute form
 
 
 def gc_settings() -> dict[str, Any]:
@@ -53,6 +76,8 @@ def main(request_path: str) -> None:
         getattr(importlib.import_module(module), "_eksa_bench_touch", None)
     from components.engine import run_program
 
+    options: dict[str, dict[str, Any]] = {}
+    record_options(options)
     if mode == "floor":
         import tests.bench.floor  # noqa: F401 - imported here, not inside the timed run
 
@@ -83,7 +108,7 @@ def main(request_path: str) -> None:
     gc.callbacks.remove(gc_clock)
     gc_after = gc_settings()
     if req.get("dump"):
-        lines = [json.dumps(_registration(r)) + "\n" for r in run.resources]
+        lines = [json.dumps(_registration(r, options)) + "\n" for r in run.resources]
         Path(req["dump"]).write_text("".join(lines), encoding="utf-8")
     out = {
         "mode": mode,

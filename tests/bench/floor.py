@@ -10,8 +10,10 @@ providers as ``ComponentResource`` / the SDK's ``Provider``.
 
 Inputs keep their shape: a secret input becomes a secret Output again, and an input equal to the id of a
 resource registered earlier becomes that resource's ``id`` Output (the SDK waits on the same dependencies).
-Components call ``register_outputs({})``. Not reproduced: ``depends_on`` (not recorded; no registration of its
-own) and the stack's exports. ``tests/bench/run.py`` checks that the floor registers exactly the same
+The options the bench records besides (tests/bench/child.py ``record_options``) are given again: explicit
+dependencies (``depends_on``), additional secret outputs, delete-before-replace. Components call
+``register_outputs({})``. Not reproduced: the components' outputs and the stack's exports (what our program
+chooses to export is its own cost). ``tests/bench/run.py`` checks that the floor registers exactly the same
 (type, name, parent, inputs) as the plan it copies.
 """
 
@@ -114,7 +116,13 @@ def register_all(registrations: Iterable[Mapping[str, Any]]) -> None:
         parent = by_urn.get(r["parent"] or "")
         # A provider reference is "<urn>::<id>".
         provider = by_urn.get(str(r["provider"]).rsplit("::", 1)[0]) if r.get("provider") else None
-        opts = pulumi.ResourceOptions(parent=parent, provider=provider)  # type: ignore[arg-type]
+        opts = pulumi.ResourceOptions(
+            parent=parent,
+            provider=provider,  # type: ignore[arg-type]
+            depends_on=[by_urn[urn] for urn in r.get("depends_on") or ()] or None,
+            additional_secret_outputs=r.get("additional_secret_outputs") or None,
+            delete_before_replace=r.get("delete_before_replace") or None,
+        )
         props: dict[str, Any] = _inputs(dict(r["inputs"]), ids)
         typ: str = r["type"]
         cls = sdk_class(typ) if r["custom"] else None

@@ -192,12 +192,26 @@ def _progress(s: Mapping[str, Any]) -> str:
 
 
 def _same_registrations(ours: Sequence[Mapping[str, Any]], floor: Sequence[Mapping[str, Any]]) -> bool:
-    """The floor registered the same (type, name, custom, parent name, inputs) as the plan it copies."""
+    """The floor registered the same (type, name, custom, parent name, inputs, explicit dependencies by name,
+    additional secret outputs, delete-before-replace) as the plan it copies."""
 
     def key(regs: Sequence[Mapping[str, Any]]) -> list[str]:
         names = {r["urn"]: r["name"] for r in regs}
         return sorted(
-            json.dumps([r["type"], r["name"], r["custom"], names.get(r["parent"] or ""), r["inputs"]], sort_keys=True) for r in regs
+            json.dumps(
+                [
+                    r["type"],
+                    r["name"],
+                    r["custom"],
+                    names.get(r["parent"] or ""),
+                    r["inputs"],
+                    sorted(names[u] for u in r["depends_on"]),
+                    r["additional_secret_outputs"],
+                    r["delete_before_replace"],
+                ],
+                sort_keys=True,
+            )
+            for r in regs
         )
 
     return key(ours) == key(floor)

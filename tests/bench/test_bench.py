@@ -18,8 +18,8 @@ from tests.bench.budget import budgets, gc_importers, marginal, plan_budgets, pr
 from tests.bench.economy import economy
 from tests.bench.floor import _camel, _snake, read_registrations, sdk_class
 from tests.bench.generate import CASES, MAX_CLUSTERS, case, generated_config, grow_clusters, secrets_of
-from tests.bench.run import FAST_RUNS, RUNS, SLOW_RUNS, runs_for, sdk_modules
-from tests.helpers import PROJECT_DIR, plan_config, plan_stack
+from tests.bench.run import FAST_RUNS, RUNS, SLOW_RUNS, _engine_config, _same_registrations, runs_for, sdk_modules
+from tests.helpers import PROJECT, PROJECT_DIR, example_args, plan_config, plan_stack
 
 
 def _plans(ours: tuple[float, float, float], floor: tuple[float, float, float]) -> list[dict[str, Any]]:
@@ -99,6 +99,32 @@ def test_a_run_that_changes_the_collector_is_seen() -> None:
     assert child.gc_settings() == before
 
 
+def _recorded(program: Path, config: dict[str, str], secret_keys: list[str], monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Run ``program`` under the mock engine with the bench's option recorder, as tests/bench/child.py does."""
+    from components.engine import _RecordingMonitor, run_program
+
+    monkeypatch.setattr(_RecordingMonitor, "RegisterResource", _RecordingMonitor.RegisterResource)  # put back after the test
+    options: dict[str, dict[str, Any]] = {}
+    child.record_options(options)
+    run = run_program(program, project=PROJECT, stack="bench", config=config, secret_keys=secret_keys)
+    return [child._registration(r, options) for r in run.resources]
+
+
+def test_the_floor_registers_the_same_resources_with_the_same_dependencies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, secret_keys = _engine_config(example_args("vsphere-example"))
+    ours = _recorded(PROJECT_DIR / "__main__.py", engine, secret_keys, monkeypatch)
+    policies = [r for r in ours if r["type"].endswith(":SecurityPolicy")]
+    assert policies and all(r["depends_on"] and r["additional_secret_outputs"] == ["password"] for r in policies)
+    assert not any(r["depends_on"] for r in ours if r["type"].endswith(":Group"))
+    dump = tmp_path / "ours.jsonl"
+    dump.write_text("".join(json.dumps(r) + "\n" for r in ours), encoding="utf-8")
+    floor_program = PROJECT_DIR / "tests" / "bench" / "floor_program" / "__main__.py"
+    floor = _recorded(floor_program, {f"{PROJECT}:registrations": str(dump)}, [], monkeypatch)
+    assert _same_registrations(ours, floor)
+    without = [{**r, "depends_on": []} for r in floor]  # what the floor registered before it gave dependencies
+    assert not _same_registrations(ours, without)
+
+
 def test_short_plans_get_more_runs_and_long_ones_fewer() -> None:
     assert (runs_for(0.05), runs_for(1.0), runs_for(30.0)) == (FAST_RUNS, RUNS, SLOW_RUNS)
     assert FAST_RUNS > RUNS >= SLOW_RUNS >= 1
@@ -176,7 +202,6 @@ def test_snow_gets_devices_and_placement_only_beyond_50_groups_per_device() -> N
 
 def test_minimums_on_the_vsphere_example() -> None:
     planned = plan_stack("vsphere-example")
-    from tests.helpers import example_args
 
     e = economy("vsphere", example_args("vsphere-example"), _registrations(planned))
     counts = {c.kind: (c.registered, c.minimum) for c in e.counts}
@@ -192,7 +217,6 @@ def _enforced(planned: Any) -> list[Any]:
 
 def test_a_duplicated_object_breaks_the_economy() -> None:
     planned = plan_stack("nutanix-example")
-    from tests.helpers import example_args
 
     regs = _registrations(planned)
     extra = next(r for r in regs if r["type"].endswith("ServiceGroupsV2"))
