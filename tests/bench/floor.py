@@ -116,16 +116,18 @@ def register_all(registrations: Iterable[Mapping[str, Any]]) -> None:
         parent = by_urn.get(r["parent"] or "")
         # A provider reference is "<urn>::<id>".
         provider = by_urn.get(str(r["provider"]).rsplit("::", 1)[0]) if r.get("provider") else None
+        props: dict[str, Any] = _inputs(dict(r["inputs"]), ids)
+        typ: str = r["type"]
+        cls = sdk_class(typ) if r["custom"] else None
+        # A provider SDK's class adds its own secret outputs (a Provider's keys): given again, they would be twice.
+        own_secrets = cls is not None and not typ.startswith(DYNAMIC_PREFIX)
         opts = pulumi.ResourceOptions(
             parent=parent,
             provider=provider,  # type: ignore[arg-type]
             depends_on=[by_urn[urn] for urn in r.get("depends_on") or ()] or None,
-            additional_secret_outputs=r.get("additional_secret_outputs") or None,
+            additional_secret_outputs=None if own_secrets else r.get("additional_secret_outputs") or None,
             delete_before_replace=r.get("delete_before_replace") or None,
         )
-        props: dict[str, Any] = _inputs(dict(r["inputs"]), ids)
-        typ: str = r["type"]
-        cls = sdk_class(typ) if r["custom"] else None
         res: pulumi.Resource
         if typ.startswith(PROVIDER_PREFIX):
             props = {k: _json_value(v) for k, v in props.items()}  # the SDK sends provider inputs JSON-encoded

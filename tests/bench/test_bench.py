@@ -110,19 +110,29 @@ def _recorded(program: Path, config: dict[str, str], secret_keys: list[str], mon
     return [child._registration(r, options) for r in run.resources]
 
 
-def test_the_floor_registers_the_same_resources_with_the_same_dependencies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _floor_of(ours: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    dump = tmp_path / "ours.jsonl"
+    dump.write_text("".join(json.dumps(r) + "\n" for r in ours), encoding="utf-8")
+    floor_program = PROJECT_DIR / "tests" / "bench" / "floor_program" / "__main__.py"
+    return _recorded(floor_program, {f"{PROJECT}:registrations": str(dump)}, [], monkeypatch)
+
+
+@pytest.mark.parametrize("c", CASES, ids=lambda c: c.name)
+def test_the_floor_registers_what_the_plan_registered(c: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, secret_keys = _engine_config(example_args(c.stack))
+    ours = _recorded(PROJECT_DIR / "__main__.py", engine, secret_keys, monkeypatch)
+    assert _same_registrations(ours, _floor_of(ours, tmp_path, monkeypatch))
+
+
+def test_the_floor_gives_the_dependencies_and_secret_outputs_the_plan_gave(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     engine, secret_keys = _engine_config(example_args("vsphere-example"))
     ours = _recorded(PROJECT_DIR / "__main__.py", engine, secret_keys, monkeypatch)
     policies = [r for r in ours if r["type"].endswith(":SecurityPolicy")]
     assert policies and all(r["depends_on"] and r["additional_secret_outputs"] == ["password"] for r in policies)
     assert not any(r["depends_on"] for r in ours if r["type"].endswith(":Group"))
-    dump = tmp_path / "ours.jsonl"
-    dump.write_text("".join(json.dumps(r) + "\n" for r in ours), encoding="utf-8")
-    floor_program = PROJECT_DIR / "tests" / "bench" / "floor_program" / "__main__.py"
-    floor = _recorded(floor_program, {f"{PROJECT}:registrations": str(dump)}, [], monkeypatch)
+    floor = _floor_of(ours, tmp_path, monkeypatch)
     assert _same_registrations(ours, floor)
-    without = [{**r, "depends_on": []} for r in floor]  # what the floor registered before it gave dependencies
-    assert not _same_registrations(ours, without)
+    assert not _same_registrations(ours, [{**r, "depends_on": []} for r in floor])  # the check sees dependencies
 
 
 def test_short_plans_get_more_runs_and_long_ones_fewer() -> None:
