@@ -24,7 +24,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..addresses import within
 from ..catalog import load_catalog
 from ..component import child_name
 from ..endpoints import ADMIN_MACHINE, CONTROL_PLANE, ETCD, JENKINS, WORKER
@@ -176,8 +175,9 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
     members = {k: scope.members(k) for k in scope.keys}
     owed = duties(topology, flows, scope)
     # Each source address -> the groups with a member network holding it (their egress filters what it sends).
+    index = _MemberIndex(members)
     sources = {s for d in owed for s in endpoint_addresses(topology, topology.cluster(d.flow.cluster), d.flow.source)}
-    containing = {s: _containing(s, members) for s in sources}
+    containing = {s: index.containing(s) for s in sources}
     acc: _Acc = defaultdict(list)
     for duty in owed:
         pieces = _rows_by_range(topology, duty)
@@ -278,9 +278,28 @@ def _check_names(plan: AwsPlan) -> None:
         seen[name] = keys
 
 
-def _containing(address: Network, members: Mapping[GroupKey, tuple[Network, ...]]) -> list[GroupKey]:
-    """The groups with a member network that contains ``address``."""
-    return [k for k, nets in members.items() if any(within(address, n) for n in nets)]
+class _MemberIndex:
+    """Which groups have a member network containing an address, without scanning every group for each address
+    (that scan made planning grow with clusters x groups: 7 of 11 s at 200 Snow clusters, cProfile).
+
+    A network containing ``address`` is ``address`` itself or one of its supernets; the member networks are
+    indexed by value, so each prefix length the members use is one lookup."""
+
+    def __init__(self, members: Mapping[GroupKey, tuple[Network, ...]]) -> None:
+        self._order = {k: i for i, k in enumerate(members)}
+        self._groups: dict[Network, set[GroupKey]] = defaultdict(set)
+        for k, nets in members.items():
+            for n in nets:
+                self._groups[n].add(k)
+        self._prefixes = {v: sorted({n.prefixlen for n in self._groups if n.version == v}) for v in (4, 6)}
+
+    def containing(self, address: Network) -> list[GroupKey]:
+        """The groups with a member network that contains ``address``, in ``members`` order."""
+        found: set[GroupKey] = set()
+        for prefix in self._prefixes[address.version]:
+            if prefix <= address.prefixlen:
+                found |= self._groups.get(address.supernet(new_prefix=prefix), set())
+        return sorted(found, key=self._order.__getitem__)
 
 
 def _rows_by_range(topology: Topology, duty: Duty) -> list[tuple[PortRange, frozenset[str]]]:

@@ -11,10 +11,10 @@ import dataclasses
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, reject, settings
 
 from components.engine import Registration
-from components.errors import EksaFirewallError
+from components.errors import EksaFirewallError, QuotaError
 from components.verify import verify
 from tests.environments import (
     ADMIN_MACHINE,
@@ -113,7 +113,13 @@ def test_table_of_environments_verify(name: str) -> None:
 @settings(max_examples=25)
 @given(environments("snow", aws_mode="snow"))
 def test_generated_snow_environments_verify(cfg: dict[str, Any]) -> None:
-    _ok(_plan(cfg))
+    try:
+        planned = _plan(cfg)
+    except QuotaError:
+        # Add-ons and dual-stack worker groups can ask more than Snow's 60 rules of a group: the planner refuses
+        # that with the key to summarize (tests/aws/test_planner.py); nothing is registered to verify.
+        reject()
+    _ok(planned)
 
 
 @settings(max_examples=25)
