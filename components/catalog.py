@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from .endpoints import CONTROL_PLANE, ETCD, NODE_ROLES, PEERS, WORKER
+from .endpoints import CONTROL_PLANE, ETCD, NODE_LOCAL, NODE_ROLES, PEERS, WORKER
 from .errors import CatalogError
 from .platform import platform_names
 from .ports import PortSet, parse_ports
@@ -29,9 +29,13 @@ ROLE_SETS = {
     "nodes": (CONTROL_PLANE, WORKER),  # Kubernetes nodes (external etcd machines run no kubelet)
     "machines": (CONTROL_PLANE, ETCD, WORKER),
 }
-SOURCES = ("self", *ROLES, *ROLE_SETS, *PEERS)
+SOURCES = ("self", *ROLES, *ROLE_SETS, *PEERS, *NODE_LOCAL)
 DESTINATIONS = (*ROLES, *PEERS)
 CONDITIONS = ("always", "cilium", "jenkins", "bmcs", "external-etcd", "never")
+# Opt-in add-ons a cluster lists in `addons` (docs/configuration.md): a row with `addon` applies only to the
+# clusters that list it. Names follow EKS-A's curated packages where there is one (metrics-server, metallb,
+# prometheus); `-bgp` names the BGP mode, which also needs the cluster's `routers`.
+ADDONS = ("metrics-server", "metallb", "metallb-bgp", "prometheus", "hubble-relay", "kube-vip-bgp")
 PORT_OPTIONS = ("api-server", "etcd", "etcd-client", "etcd-peer", "prism-central")
 
 # EKS Anywhere releases this catalog knows. The bare-metal rows change with the release (see rows with
@@ -79,6 +83,7 @@ class Row:
     sensitive: bool = False
     citation: str | None = None
     superseded_by: str | None = None
+    addon: str | None = None  # the add-on (ADDONS) a cluster must list for the row to apply to it
 
     @property
     def protocol(self) -> Protocol:
@@ -122,6 +127,10 @@ class Catalog:
     def __getitem__(self, row_id: str) -> Row:
         return self._by_id[row_id]
 
+    def addons_reaching(self, destination: str) -> tuple[str, ...]:
+        """The add-ons with a row towards ``destination`` (``routers``: the add-ons that need BGP routers)."""
+        return tuple(a for a in ADDONS if any(r.addon == a and destination in r.destinations for r in self.rows))
+
     def select(self, *, platform: str | None = None, version: Version | None = None) -> tuple[Row, ...]:
         """Rows for one platform and EKS-A version (``None`` = any), errata included."""
         return tuple(r for r in self.rows if (platform is None or r.for_platform(platform)) and (version is None or r.for_version(version)))
@@ -129,7 +138,7 @@ class Catalog:
 
 _FIELDS = {
     "id", "section", "table", "origin", "protocol", "direction", "ports", "purpose", "used_by", "sources",
-    "destinations", "platforms", "when", "port_option", "since", "until", "sensitive", "citation", "superseded_by",
+    "destinations", "platforms", "when", "port_option", "since", "until", "sensitive", "citation", "superseded_by", "addon",
 }  # fmt: skip
 
 
@@ -173,6 +182,11 @@ def _row(raw: dict[str, object]) -> Row:
     port_option = opt_text("port_option")
     if port_option is not None and port_option not in PORT_OPTIONS:
         raise CatalogError(f"row {rid}: port_option must be one of {PORT_OPTIONS}")
+    addon = opt_text("addon")
+    if addon is not None and addon not in ADDONS:
+        raise CatalogError(f"row {rid}: addon must be one of {ADDONS}")
+    if addon is not None and origin != "upstream":
+        raise CatalogError(f'row {rid}: an add-on row is beyond the page (origin = "upstream", with its citation)')
     row = Row(
         id=text("id"),
         section=text("section"),
@@ -194,6 +208,7 @@ def _row(raw: dict[str, object]) -> Row:
         sensitive=bool(raw.get("sensitive", False)),
         citation=opt_text("citation"),
         superseded_by=opt_text("superseded_by"),
+        addon=addon,
     )
     if row.protocol_text.lower() not in ("tcp", "udp", "icmp"):
         raise CatalogError(f"row {rid}: protocol must be TCP, UDP or ICMP")

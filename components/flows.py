@@ -28,9 +28,12 @@ from .endpoints import (
     JENKINS,
     JENKINS_CLIENTS,
     MANAGEMENT_CLUSTER,
+    NODE_LOCAL,
     NODE_ROLES,
     NODEPORT_CLIENTS,
+    PODS_ON_NODE,
     PRISM_CENTRAL,
+    ROUTERS,
     SNOW_DEVICE,
     SSH_CLIENTS,
     TINKERBELL_VIP,
@@ -140,8 +143,8 @@ def _applies_to_environment(row: Row, topology: Topology, conditions: Mapping[st
 
 
 def _applies_to_cluster(row: Row, cluster: Cluster) -> bool:
-    """``external-etcd``, the one condition that depends on the cluster."""
-    return row.when != "external-etcd" or cluster.external_etcd is not None
+    """What depends on the cluster: the ``external-etcd`` condition, and the add-on a row belongs to."""
+    return (row.when != "external-etcd" or cluster.external_etcd is not None) and (row.addon is None or row.addon in cluster.addons)
 
 
 def row_ports(row: Row, topology: Topology, cluster: Cluster) -> PortSet:
@@ -163,21 +166,24 @@ def row_ports(row: Row, topology: Topology, cluster: Cluster) -> PortSet:
 # --- endpoints ---------------------------------------------------------------------------------
 
 
-def _expand_word(word: str, cluster: Cluster) -> tuple[str, ...]:
-    """A catalog word -> the endpoints it stands for in this cluster."""
-    etcd = (ETCD,) if cluster.external_etcd else (CONTROL_PLANE,)
-    workers = (WORKER,) if cluster.worker_groups else ()
+def _expand_word(word: str, topology: Topology, cluster: Cluster) -> tuple[str, ...]:
+    """A catalog word -> the endpoints it stands for in this cluster.
+
+    A node-local word (``pods-on-node``) stands for packets that never leave the node they reach: it is an
+    endpoint only where the platform's firewall sits on the node itself (``Platform.host_firewall``)."""
+    if word in NODE_LOCAL:
+        return (word,) if topology.platform_spec.host_firewall else ()
     if word == "nodes":
-        return (CONTROL_PLANE, *workers)
+        return cluster.kubernetes_roles
     if word == "machines":
-        return tuple(dict.fromkeys((CONTROL_PLANE, *etcd, *workers)))
+        return cluster.roles
     if word == ETCD:
-        return etcd
+        return (cluster.machine_role(ETCD),)
     if word == WORKER:
-        return workers
+        return (WORKER,) if cluster.worker_groups else ()
     if word == MANAGEMENT_CLUSTER:
         # A self-managed cluster runs the EKS-A controllers on its own nodes.
-        return (MANAGEMENT_CLUSTER,) if cluster.managed_by else _expand_word("nodes", cluster)
+        return (MANAGEMENT_CLUSTER,) if cluster.managed_by else _expand_word("nodes", topology, cluster)
     return (word,)
 
 
@@ -192,21 +198,18 @@ def endpoint_addresses(topology: Topology, cluster: Cluster, endpoint: str) -> t
         JENKINS: topology.jenkins.address if topology.jenkins else None,
         API_LOAD_BALANCER: cluster.api_load_balancer.address if cluster.api_load_balancer else None,
         DHCP_CLIENTS: UNADDRESSED,  # a machine asking for its first DHCP lease has no address yet
+        PODS_ON_NODE: cluster.pods,  # the cluster's pod range (each node's share of it is assigned at run time)
     }
     if endpoint in single:
         address = single[endpoint]
         return (address,) if address is not None else ()
-    if endpoint == CONTROL_PLANE:
-        return cluster.control_plane.addresses
-    if endpoint == ETCD:
-        return cluster.etcd
-    if endpoint == WORKER:
-        return cluster.workers
+    if endpoint in NODE_ROLES:
+        return cluster.addresses_of(endpoint)
     if endpoint == MANAGEMENT_CLUSTER:
         if cluster.managed_by is None:
             return ()
         manager = topology.cluster(cluster.managed_by)
-        return canonical_networks([*manager.control_plane.addresses, *manager.workers])
+        return canonical_networks(a for role in manager.kubernetes_roles for a in manager.addresses_of(role))
     ranges: dict[str, tuple[Network, ...]] = {
         ADMIN_MACHINE: topology.admin_machine,
         BMC: canonical_networks(b.address for b in ep.bmcs),
@@ -215,6 +218,7 @@ def endpoint_addresses(topology: Topology, cluster: Cluster, endpoint: str) -> t
         API_CLIENTS: topology.clients.api,
         SSH_CLIENTS: topology.clients.ssh,
         NODEPORT_CLIENTS: topology.clients.node_port,
+        ROUTERS: cluster.routers,
     }
     try:
         return ranges[endpoint]
@@ -225,26 +229,27 @@ def endpoint_addresses(topology: Topology, cluster: Cluster, endpoint: str) -> t
 def endpoint_keys(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[str, ...]:
     """The config keys that give an endpoint its addresses (for error messages)."""
     p = topology.key_prefix
-    if endpoint == "control-plane":
-        return (key_join(cluster.control_plane.key, "addresses"),)
-    if endpoint == "etcd":
-        return (
-            endpoint_keys(topology, cluster, "control-plane")
-            if not cluster.external_etcd
-            else (key_join(cluster.external_etcd.key, "addresses"),)
-        )
-    if endpoint == "worker":
+    if endpoint in NODE_ROLES:
+        role = cluster.machine_role(endpoint)
+        if role == CONTROL_PLANE:
+            return (key_join(cluster.control_plane.key, "addresses"),)
+        if role == ETCD and cluster.external_etcd is not None:
+            return (key_join(cluster.external_etcd.key, "addresses"),)
         return tuple(key_join(g.machines.key, "addresses") for g in cluster.worker_groups)
-    if endpoint == "management-cluster" and cluster.managed_by:
+    if endpoint == MANAGEMENT_CLUSTER and cluster.managed_by:
         manager = topology.cluster(cluster.managed_by)
-        return endpoint_keys(topology, manager, "control-plane") + endpoint_keys(topology, manager, "worker")
+        return endpoint_keys(topology, manager, CONTROL_PLANE) + endpoint_keys(topology, manager, WORKER)
+    if endpoint == PODS_ON_NODE:
+        return (key_join(key_join(cluster.key, "clusterNetwork"), "pods"),)
+    if endpoint == ROUTERS:
+        return (key_join(cluster.key, "routers"),)
     keys = {
-        "admin-machine": "adminMachine.addresses",
-        "api-clients": "clients.api",
-        "ssh-clients": "clients.ssh",
-        "nodeport-clients": "clients.nodePort",
-        "jenkins": "managementTools.jenkins.address",
-        "jenkins-clients": "managementTools.jenkins.clients",
+        ADMIN_MACHINE: "adminMachine.addresses",
+        API_CLIENTS: "clients.api",
+        SSH_CLIENTS: "clients.ssh",
+        NODEPORT_CLIENTS: "clients.nodePort",
+        JENKINS: "managementTools.jenkins.address",
+        JENKINS_CLIENTS: "managementTools.jenkins.clients",
     }
     return (f"{p}{keys[endpoint]}",) if endpoint in keys else ()
 
@@ -255,8 +260,8 @@ def endpoint_keys(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[
 def _row_edges(row: Row, topology: Topology, cluster: Cluster) -> Iterable[tuple[str, str, PortSet]]:
     """(source endpoint, destination endpoint, ports) for every edge a row asks for in ``cluster``."""
     ports = row_ports(row, topology, cluster)
-    sources = [e for w in row.sources if w != "self" for e in _expand_word(w, cluster)]
-    destinations = [e for w in row.destinations for e in _expand_word(w, cluster)]
+    sources = [e for w in row.sources if w != "self" for e in _expand_word(w, topology, cluster)]
+    destinations = [e for w in row.destinations for e in _expand_word(w, topology, cluster)]
     lb = cluster.api_load_balancer
     for src in dict.fromkeys(sources):
         if lb is not None and row.port_option == "api-server" and src in (API_CLIENTS, JENKINS):

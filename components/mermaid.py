@@ -27,14 +27,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .endpoints import API_LOAD_BALANCER, CONTROL_PLANE_VIP, MANAGEMENT_CLUSTER, NODE_ROLES
 from .ports import PortRange, format_ports, merge, parse_ports
 
 Mark = Literal["same", "added", "removed"]
 
 # Endpoints that belong to one cluster (drawn inside its subgraph); every other endpoint is a shared peer.
-NODE_ROLES = ("control-plane", "etcd", "worker")
-MANAGEMENT_CLUSTER = "management-cluster"  # a workload cluster's managing cluster: drawn as that cluster's subgraph
-CLUSTER_ENDPOINTS = (*NODE_ROLES, "control-plane-vip", "api-load-balancer", MANAGEMENT_CLUSTER)
+CLUSTER_ENDPOINTS = (*NODE_ROLES, CONTROL_PLANE_VIP, API_LOAD_BALANCER, MANAGEMENT_CLUSTER)
 _PROTOCOL_ORDER = {"tcp": 0, "udp": 1, "icmp": 2}
 _ESCAPES = {"#": "#35;", '"': "#quot;", "|": "#124;", "<": "#lt;", ">": "#gt;", "[": "#91;", "]": "#93;", "{": "#123;", "}": "#125;"}
 _ID_UNSAFE = re.compile(r"[^a-z0-9]+")

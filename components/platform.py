@@ -9,6 +9,7 @@ everything else about the platform, in modules the declaration names by conventi
     planner.py      pure: (topology, flows, settings) -> provider-native specs
     component.py    the ``pulumi.ComponentResource`` (the only module importing the provider SDK)
     interpret.py    ``allowed(topology, registrations)``: what the registered objects allow (for verify)
+    probe.py        ``UDP_REQUESTS`` and ``caveats(topology, clusters)``: this platform's part of ``eksa-firewall probe``
 
 The shared core (topology, flows, verify, the CLI) asks this registry; it names no platform itself.
 Adding a platform is one package and one line in ``PLATFORM_PACKAGES`` (docs/contributing-platforms.md).
@@ -53,6 +54,11 @@ class Platform:
     secret_keys: tuple[str, ...] = ()  # top-level config keys that hold secrets (read with get_secret)
     required_endpoints: tuple[RequiredEndpoint, ...] = ()
     uses_hardware_csv: bool = False  # bare metal: machines and BMCs come from EKS-A's hardware CSV
+    # Its firewall sits on the machines themselves (bare metal: nftables on each host's input hook), so it also
+    # sees what never leaves a machine: a node's own pods reaching it. The catalog's node-local source words
+    # (``pods-on-node``, components/endpoints.py) become flows only on such a platform; security groups, NSX
+    # and Flow see node-to-node packets only (pods reaching other nodes are masqueraded or encapsulated).
+    host_firewall: bool = False
     guide: str = ""
 
     def module(self, name: str) -> ModuleType:

@@ -36,12 +36,20 @@ class WorkerGroupArgs(RoleArgs):
     name: str
 
 
+class ClusterNetworkArgs(TypedDict):
+    pods: NotRequired[str]  # one CIDR; EKS-A's default 192.168.0.0/16
+    services: NotRequired[str]  # one CIDR; EKS-A's default 10.96.0.0/12
+
+
 class ClusterArgs(TypedDict):
     name: str
     managedBy: NotRequired[str]
     controlPlane: ControlPlaneArgs
     etcd: NotRequired[EtcdArgs]
     workerGroups: NotRequired[list[WorkerGroupArgs]]
+    clusterNetwork: NotRequired[ClusterNetworkArgs]
+    addons: NotRequired[list[str]]  # components.catalog.ADDONS: metrics-server, metallb, metallb-bgp, prometheus, ...
+    routers: NotRequired[list[str]]  # the BGP routers, with metallb-bgp or kube-vip-bgp
 
 
 class AdminMachineArgs(TypedDict):

@@ -7,13 +7,16 @@ key by key in docs/configuration.md and typed in ``components/schema.py``.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .catalog import LATEST_KNOWN_EKSA_VERSION, Version, format_version, parse_version
+from .addresses import parse_network
+from .catalog import ADDONS, LATEST_KNOWN_EKSA_VERSION, Version, format_version, load_catalog, parse_version
+from .endpoints import ADMIN_MACHINE, CONTROL_PLANE, CONTROL_PLANE_VIP, ETCD, JENKINS, ROUTERS, TINKERBELL_VIP, WORKER, Role
 from .exposure import anywhere_families, exposure_share
 from .hardware import Machine, parse_hardware_csv
 from .platform import Platform, all_secret_keys, all_sections, platforms
@@ -35,6 +38,10 @@ DEFAULT_API_SERVER_PORT = 6443
 DEFAULT_ETCD_CLIENT_PORT = 2379
 DEFAULT_ETCD_PEER_PORT = 2380
 DEFAULT_PRISM_CENTRAL_PORT = 9440
+# EKS-A's clusterNetwork defaults, as `eksctl anywhere generate clusterconfig` writes them
+# (aws/eks-anywhere pkg/api/v1alpha1/cluster.go:59 and :62, NewClusterGenerate).
+DEFAULT_PODS_CIDR = parse_network("192.168.0.0/16")
+DEFAULT_SERVICES_CIDR = parse_network("10.96.0.0/12")
 _ROLE_KEYS = ("addresses", "hardwareSelector")
 
 
@@ -76,6 +83,13 @@ class Cluster:
     etcd_client_port: int
     etcd_peer_port: int
     worker_groups: tuple[WorkerGroup, ...]
+    # clusterNetwork: the pod and Service ranges (EKS-A's defaults when the stack leaves them out).
+    pods: Network = DEFAULT_PODS_CIDR
+    services: Network = DEFAULT_SERVICES_CIDR
+    defaulted: frozenset[str] = frozenset()  # the clusterNetwork keys left to EKS-A's defaults: "pods", "services"
+    addons: tuple[str, ...] = ()  # opt-in add-ons (catalog ADDONS), sorted
+    routers: tuple[Network, ...] = ()  # the BGP routers the BGP add-ons peer with
+    key: str = ""  # the config key of this cluster (clusters[i]), for messages
 
     _workers: tuple[Network, ...] = field(init=False, repr=False, compare=False)
 
@@ -88,12 +102,33 @@ class Cluster:
 
     @property
     def etcd(self) -> tuple[Network, ...]:
-        return self.external_etcd.addresses if self.external_etcd else self.control_plane.addresses
+        return self.addresses_of(ETCD)
 
     @property
-    def roles(self) -> tuple[str, ...]:
+    def roles(self) -> tuple[Role, ...]:
         """The node roles that have machines of their own: control-plane, etcd (external only), worker."""
-        return ("control-plane", *(("etcd",) if self.external_etcd else ()), *(("worker",) if self.worker_groups else ()))
+        return (CONTROL_PLANE, *((ETCD,) if self.external_etcd else ()), *((WORKER,) if self.worker_groups else ()))
+
+    @property
+    def kubernetes_roles(self) -> tuple[Role, ...]:
+        """The roles of the cluster's Kubernetes nodes: the control plane, and the workers if it has any
+        (external etcd machines are not Kubernetes nodes). The catalog's ``nodes``; what a managing cluster is."""
+        return (CONTROL_PLANE, *((WORKER,) if self.worker_groups else ()))
+
+    def machine_role(self, role: Role) -> Role:
+        """The role whose machines play ``role``: stacked etcd runs on the control plane's machines."""
+        return CONTROL_PLANE if role == ETCD and self.external_etcd is None else role
+
+    def addresses_of(self, role: Role) -> tuple[Network, ...]:
+        """The addresses of the machines that play ``role`` (``etcd``: the control plane's when stacked)."""
+        machines = self.machine_role(role)
+        if machines == CONTROL_PLANE:
+            return self.control_plane.addresses
+        if machines == WORKER:
+            return self.workers
+        if machines == ETCD and self.external_etcd is not None:
+            return self.external_etcd.addresses
+        raise ValueError(f"{role!r} is not a node role")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -247,8 +282,11 @@ def parse_topology(
     endpoints = _endpoints(config.get("endpoints"), key("endpoints"), r)
     hardware = _hardware(config.get("hardwareCsv"), key("hardwareCsv"), r, read_file)
     clusters = _clusters(config.get("clusters"), key("clusters"), r, hardware)
+    _addons_need_cilium(clusters, cilium, key("cilium"), r)
+    claims = _claims(clusters, admin, endpoints.tinkerbell_ip, jenkins, key)
     if not r.boolean(config.get("allowOverlappingRoles"), key("allowOverlappingRoles"), False):
-        _refuse_overlaps(_claims(clusters, admin, endpoints.tinkerbell_ip, key), key("allowOverlappingRoles"), r)
+        _refuse_overlaps(claims, key("allowOverlappingRoles"), r)
+    _refuse_cluster_ranges(clusters, claims, r, default_pods_used=spec is not None and spec.host_firewall)
 
     if spec is not None:
         _platform_requirements(spec, endpoints, key, r)
@@ -393,7 +431,7 @@ def _clusters(value: Any, key: str, r: Reader, hardware: tuple[Machine, ...]) ->
     managed: dict[str, tuple[str, str]] = {}
     for i, raw in enumerate(items):
         ckey = key_join(key, i)
-        cfg = r.mapping(raw, ckey, ("name", "managedBy", "controlPlane", "etcd", "workerGroups"))
+        cfg = r.mapping(raw, ckey, ("name", "managedBy", "controlPlane", "etcd", "workerGroups", "clusterNetwork", "addons", "routers"))
         if not cfg:
             continue
         name = r.string(cfg.get("name"), key_join(ckey, "name"))
@@ -515,6 +553,10 @@ def _cluster(
         if machines is not None:
             groups.append(WorkerGroup(name=gname, machines=machines))
 
+    pods, services, defaulted = _cluster_network(cfg.get("clusterNetwork"), key_join(ckey, "clusterNetwork"), r)
+    addons = _addons(cfg.get("addons"), key_join(ckey, "addons"), r)
+    routers = _routers(cfg.get("routers"), key_join(ckey, "routers"), key_join(ckey, "addons"), addons, r)
+
     if control_plane is None or endpoint is None:
         return None
     return Cluster(
@@ -528,7 +570,91 @@ def _cluster(
         etcd_client_port=client_port,
         etcd_peer_port=peer_port,
         worker_groups=tuple(sorted(groups, key=lambda g: g.name)),
+        pods=pods,
+        services=services,
+        defaulted=defaulted,
+        addons=addons,
+        routers=routers,
+        key=ckey,
     )
+
+
+def _cluster_network(value: Any, key: str, r: Reader) -> tuple[Network, Network, frozenset[str]]:
+    """``clusterNetwork``: the pods and services CIDRs (one each, as EKS-A allows), EKS-A's defaults when absent."""
+    cfg = r.mapping(value, key, ("pods", "services"), required=False)
+    out: list[Network] = []
+    defaulted: set[str] = set()
+    for name, default in (("pods", DEFAULT_PODS_CIDR), ("services", DEFAULT_SERVICES_CIDR)):
+        raw, ckey = cfg.get(name), key_join(key, name)
+        net: Network | None = None
+        if raw is None:
+            defaulted.add(name)
+        elif isinstance(raw, (Mapping, list)):
+            r.problem(
+                ckey,
+                "must be one CIDR",
+                f"write the CIDR itself, e.g. {name}: {default} (the cluster spec's clusterNetwork.{name}.cidrBlocks[0]: "
+                "EKS-A takes exactly one)",
+            )
+        else:
+            net = r.network(raw, ckey)
+            if net is not None and net.num_addresses == 1:
+                r.problem(ckey, f"{net} is a single address", f"give the cluster's {name} CIDR, e.g. {default}")
+                net = None
+        out.append(net or default)
+    return out[0], out[1], frozenset(defaulted)
+
+
+def _addons(value: Any, key: str, r: Reader) -> tuple[str, ...]:
+    """``addons``: names from the catalog's ADDONS, each once (did-you-mean on a misspelt one)."""
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(r.seq(value, key)):
+        name = r.choice(raw, key_join(key, i), ADDONS)
+        if name is None:
+            continue
+        if name in seen:
+            r.problem(
+                key_join(key, i), f"{name!r} is listed twice (also at {key_join(key, seen[name])})", f"remove the duplicate from {key}"
+            )
+            continue
+        seen[name] = i
+    return tuple(sorted(seen))
+
+
+def _addons_need_cilium(clusters: tuple[Cluster, ...], cilium: bool, cilium_key: str, r: Reader) -> None:
+    """An add-on whose rows all need Cilium (hubble-relay) opens nothing with ``cilium: false``: say so."""
+    if cilium:
+        return
+    catalog = load_catalog()
+    for c in clusters:
+        for name in c.addons:
+            rows = [row for row in catalog if row.addon == name]
+            if rows and all(row.when == "cilium" for row in rows):
+                r.problem(
+                    key_join(c.key, "addons"),
+                    f"lists {name}, which is part of Cilium, but {cilium_key} is false",
+                    f"remove {name}, or set {cilium_key}: true if the cluster runs EKS-A's Cilium",
+                )
+
+
+def _routers(value: Any, key: str, addons_key: str, addons: tuple[str, ...], r: Reader) -> tuple[Network, ...]:
+    """``routers``: the BGP routers, required exactly when a BGP add-on (one with a row towards them) is listed."""
+    routers = r.networks(value, key)
+    bgp_addons = load_catalog().addons_reaching(ROUTERS)
+    bgp = [a for a in addons if a in bgp_addons]
+    if bgp and not routers and not (isinstance(value, list) and value):  # invalid entries were reported already
+        r.problem(
+            key,
+            f"is required by {', '.join(bgp)} in {addons_key}: BGP mode peers with routers",
+            "list the routers' addresses the speakers dial (MetalLB BGPPeer.peerAddress, kube-vip bgp_peers)",
+        )
+    if routers and not bgp:
+        r.problem(
+            key,
+            "lists BGP routers, but no add-on of this cluster speaks BGP",
+            f"add {' or '.join(bgp_addons)} to {addons_key}, or remove {key}",
+        )
+    return routers
 
 
 # --- overlaps: a machine gets the rules of every role whose addresses hold it --------------------------
@@ -539,35 +665,46 @@ class _Claim:
     """Addresses one config key gives to one kind of machine (a role of a cluster, a VIP, the admin machine)."""
 
     key: str
-    kind: str  # a node role, "control-plane-vip", "tinkerbell-vip" or "admin-machine"
+    kind: str  # a node role, "control-plane-vip", "tinkerbell-vip", "admin-machine" or "routers"
     cluster: str | None
     networks: tuple[Network, ...]
 
 
 def _claims(
-    clusters: tuple[Cluster, ...], admin: tuple[Network, ...], tinkerbell: Network | None, key: Callable[[str], str]
+    clusters: tuple[Cluster, ...],
+    admin: tuple[Network, ...],
+    tinkerbell: Network | None,
+    jenkins: Jenkins | None,
+    key: Callable[[str], str],
 ) -> list[_Claim]:
-    claims = [_Claim(key=key_join(key("adminMachine"), "addresses"), kind="admin-machine", cluster=None, networks=admin)]
+    claims = [_Claim(key=key_join(key("adminMachine"), "addresses"), kind=ADMIN_MACHINE, cluster=None, networks=admin)]
+    if jenkins is not None:
+        claims.append(_Claim(key=f"{key('managementTools')}.jenkins.address", kind=JENKINS, cluster=None, networks=(jenkins.address,)))
     if tinkerbell is not None:
-        claims.append(_Claim(key=key_join(key("endpoints"), "tinkerbellIp"), kind="tinkerbell-vip", cluster=None, networks=(tinkerbell,)))
+        claims.append(_Claim(key=key_join(key("endpoints"), "tinkerbellIp"), kind=TINKERBELL_VIP, cluster=None, networks=(tinkerbell,)))
     for c in clusters:
-        roles = [("control-plane", c.control_plane), *((("etcd", c.external_etcd),) if c.external_etcd else ())]
-        roles += [("worker", g.machines) for g in c.worker_groups]
-        claims += [_Claim(key=key_join(m.key, "addresses"), kind=role, cluster=c.name, networks=m.addresses) for role, m in roles]
-        vip_key = key_join(c.control_plane.key, "endpoint")
-        claims.append(_Claim(key=vip_key, kind="control-plane-vip", cluster=c.name, networks=(c.endpoint,)))
+        # Per config key: each worker group is its own claim, so a message names the group's key.
+        machines = [(CONTROL_PLANE, c.control_plane), *(((ETCD, c.external_etcd),) if c.external_etcd else ())]
+        machines += [(WORKER, g.machines) for g in c.worker_groups]
+        claims += [_Claim(key=key_join(m.key, "addresses"), kind=role, cluster=c.name, networks=m.addresses) for role, m in machines]
+        claims.append(_Claim(key=key_join(c.control_plane.key, "endpoint"), kind=CONTROL_PLANE_VIP, cluster=c.name, networks=(c.endpoint,)))
+        if c.routers:
+            claims.append(_Claim(key=key_join(c.key, "routers"), kind=ROUTERS, cluster=c.name, networks=c.routers))
     return claims
 
 
 def _may_share(a: _Claim, b: _Claim) -> bool:
     """Addresses two claims may share: a VIP inside its control plane's range (kube-vip runs on those nodes), the
-    Tinkerbell VIP inside a control plane's range, two worker groups of one cluster (the same rules)."""
-    pair = {a.kind, b.kind}
-    if pair == {"control-plane-vip", "control-plane"}:
-        return a.cluster == b.cluster
-    if pair == {"tinkerbell-vip", "control-plane"}:
+    Tinkerbell VIP inside a control plane's range, two worker groups of one cluster (the same rules), the routers
+    of several clusters (they peer with the same routers)."""
+    if a.kind == b.kind == ROUTERS:
         return True
-    return a.kind == b.kind == "worker" and a.cluster == b.cluster
+    pair = {a.kind, b.kind}
+    if pair == {CONTROL_PLANE_VIP, CONTROL_PLANE}:
+        return a.cluster == b.cluster
+    if pair == {TINKERBELL_VIP, CONTROL_PLANE}:
+        return True
+    return a.kind == b.kind == WORKER and a.cluster == b.cluster
 
 
 def _refuse_overlaps(claims: list[_Claim], option: str, r: Reader) -> None:
@@ -606,3 +743,64 @@ def _refuse_overlaps(claims: list[_Claim], option: str, r: Reader) -> None:
 
 def _what(claim: _Claim) -> str:
     return f"{claim.cluster} {claim.kind}" if claim.cluster else claim.kind
+
+
+# --- a cluster's pod and Service ranges hold no machine -------------------------------------------------------
+
+MAX_NAMED_OVERLAPS = 3  # a range over many machines names the first few
+
+
+def _refuse_cluster_ranges(clusters: tuple[Cluster, ...], claims: list[_Claim], r: Reader, *, default_pods_used: bool) -> None:
+    """Report a pod or Service range that overlaps a machine, VIP or router (any cluster's), or the other range.
+
+    A cluster's nodes route its pod range to Cilium and its Service range to kube-proxy: an address there is not
+    reachable as a machine, and a rule for the range would admit it. allowOverlappingRoles does not change this.
+    Other clusters' ranges may coincide (EKS-A's defaults are the same everywhere; the addresses never leave their
+    cluster). A range the stack leaves to EKS-A's default is a guess: it is checked only where it becomes rules (the
+    pod range, on a platform whose firewall sees pods: ``default_pods_used``), so a guess never refuses a stack it
+    does not affect. Machine spans are sorted once; each range finds the spans that start inside it (bisect) and
+    the one reaching furthest among those that start before it (a running maximum), O((m + c) log m)."""
+    spans = sorted(
+        (n.version, int(n.network_address), int(n.broadcast_address), i, n)
+        for i, c in enumerate(claims)
+        if not anywhere_families(c.networks)
+        for n in c.networks
+    )
+    starts = [(v, lo) for v, lo, _hi, _i, _n in spans]
+    furthest: list[int] = []  # furthest[k]: index in spans of the span reaching furthest among spans[:k + 1] of its family
+    for k, (v, _lo, hi, _i, _n) in enumerate(spans):
+        prev = furthest[-1] if furthest else None
+        keep = prev is not None and spans[prev][0] == v and spans[prev][2] >= hi
+        furthest.append(prev if keep and prev is not None else k)
+    for c in clusters:
+        ranges = (("pods", c.pods), ("services", c.services))
+        for kind, net in ranges:
+            if kind in c.defaulted and not (kind == "pods" and default_pods_used):
+                continue
+            lo, hi, v = int(net.network_address), int(net.broadcast_address), net.version
+            first = bisect.bisect_left(starts, (v, lo))
+            last = bisect.bisect_right(starts, (v, hi))
+            hits = [spans[k] for k in range(first, min(last, first + MAX_NAMED_OVERLAPS))]
+            total = last - first
+            if first > 0 and spans[furthest[first - 1]][0] == v and spans[furthest[first - 1]][2] >= lo:
+                hits.insert(0, spans[furthest[first - 1]])  # a span that starts before the range and reaches into it
+                total += 1
+            named = [f"{other} of {claims[i].key} ({_what(claims[i])})" for _v, _lo, _hi, i, other in hits[:MAX_NAMED_OVERLAPS]]
+            more = total - len(named)
+            for other_kind, other_net in ranges:
+                both_given = not c.defaulted
+                if other_kind != kind and kind == "pods" and both_given and other_net.overlaps(net):  # type: ignore[arg-type]
+                    named.append(f"{other_net} of {key_join(key_join(c.key, 'clusterNetwork'), other_kind)} ({c.name} {other_kind})")
+            if not named:
+                continue
+            ckey = key_join(key_join(c.key, "clusterNetwork"), kind)
+            default = " (EKS-A's default: the stack does not set it)" if kind in c.defaulted else ""
+            r.problem(
+                ckey,
+                f"{net}{default} overlaps "
+                + "; ".join(named)
+                + (f"; and {more} more" if more > 0 else "")
+                + f": the cluster's nodes route its {kind} inside the cluster, so these addresses cannot be machines",
+                f"set {ckey} to the cluster spec's spec.clusterNetwork.{kind}.cidrBlocks[0], a range that holds no machine, "
+                "VIP or router (docs/configuration.md, clusterNetwork)",
+            )

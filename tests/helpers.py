@@ -1,8 +1,12 @@
-"""Shared test helpers: run the real program under Pulumi's mock engine with a given config."""
+"""Shared test helpers: run the real program under Pulumi's mock engine with a given config.
+
+The environments to run it with come from tests/environments.py (the builder and the hypothesis strategy).
+"""
 
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +41,8 @@ def example_args(name: str) -> dict[str, Any]:
     return stack_config(name).project_values()
 
 
-def _read_file(path: str) -> str:
+def read_file(path: str) -> str:
+    """Read a file a config names (the hardware CSV, a CA bundle), relative to the project directory."""
     p = Path(path)
     return (p if p.is_absolute() else PROJECT_DIR / p).read_text(encoding="utf-8")
 
@@ -65,7 +70,7 @@ def plan_config(
         secret_keys=[f"{PROJECT}:{k}" for k in (secrets or {})],
         recorded=recorded,
     )
-    topology = parse_topology(values, read_file=_read_file)
+    topology = parse_topology(values, read_file=read_file)
     return Planned(run=run, topology=topology, flows=build_flows(topology))
 
 
@@ -73,8 +78,24 @@ def plan_stack(name: str) -> Planned:
     """Run __main__.py under mocks with a stack file of stacks/."""
     sc = stack_config(name)
     run = run_stack(sc)
-    topology = parse_topology(sc.project_values(), read_file=_read_file)
+    topology = parse_topology(sc.project_values(), read_file=read_file)
     return Planned(run=run, topology=topology, flows=build_flows(topology))
+
+
+def shuffled(config: Any, seed: int) -> Any:
+    """The same environment with every list in another order (a seeded shuffle, deterministic)."""
+    rnd = random.Random(seed)
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            items = [walk(v) for v in value]
+            rnd.shuffle(items)
+            return items
+        return value
+
+    return walk(config)
 
 
 def load_yaml(path: Path) -> Any:

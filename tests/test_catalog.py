@@ -86,6 +86,8 @@ def test_rows_beyond_the_page_cite_their_source_and_are_the_known_ones() -> None
     assert set(beyond) == {
         "bm-syslog", "bm-smee-http", "bm-tootles", "bm-rufio-ipmi-udp", "snow-ec2-https",
         "cilium-geneve", "cilium-health", "cilium-icmp-echo",
+        "metrics-server-kubelet", "metallb-memberlist-tcp", "metallb-memberlist-udp", "metallb-bgp",
+        "prometheus-node-exporter", "prometheus-cilium-agent", "prometheus-cilium-operator", "hubble-relay-peers", "kube-vip-bgp",
     }  # fmt: skip
     for row in beyond.values():
         assert row.citation, row.id

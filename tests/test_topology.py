@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -11,36 +10,20 @@ import pytest
 from components.engine import Registration
 from components.errors import ConfigError
 from components.topology import parse_topology
+from tests.environments import edit_cluster, edit_worker_group, environment
 from tests.helpers import plan_config
 
 Config = dict[str, Any]
 
 
 def base() -> Config:
-    return {
-        "platform": "vsphere",
-        "adminMachine": {"addresses": ["10.10.0.5"]},
-        "clients": {"api": ["10.20.0.0/16"], "ssh": ["10.20.5.0/24"], "nodePort": ["10.20.0.0/16"]},
-        "endpoints": {"vcenter": "10.0.0.10"},
-        "clusters": [
-            {
-                "name": "mgmt",
-                "controlPlane": {"endpoint": "10.10.1.100", "addresses": ["10.10.1.0/26"]},
-                "workerGroups": [{"name": "md-0", "addresses": ["10.10.2.0/24"]}],
-            },
-            {
-                "name": "dev",
-                "managedBy": "mgmt",
-                "controlPlane": {"endpoint": "10.11.1.100", "addresses": ["10.11.1.0/26"]},
-                "etcd": {"external": True, "addresses": ["10.11.3.0/28"]},
-                "workerGroups": [{"name": "md-0", "addresses": ["10.11.2.0/24"]}],
-            },
-        ],
-    }
+    """The vSphere base environment (tests/environments.py), its workload cluster named ``dev``."""
+    return edit_cluster(environment("vsphere"), "prod", name="dev")
 
 
 def edit(fn: Callable[[Config], object]) -> Config:
-    cfg = copy.deepcopy(base())
+    """``fn`` applied to a fresh copy of the base: each case below breaks one thing in place."""
+    cfg = base()
     fn(cfg)
     return cfg
 
@@ -224,6 +207,13 @@ BAD: list[tuple[str, Callable[[Config], object], str, str, str]] = [
         "give each its own addresses",
     ),
     (
+        "a Jenkins server inside a control-plane range",
+        lambda c: c.update(managementTools={"jenkins": {"address": "10.10.1.7", "clients": ["10.99.0.0/24"]}}),
+        "eksa-firewall:managementTools.jenkins.address",
+        "overlaps 10.10.1.0/26 of eksa-firewall:clusters[0].controlPlane.addresses (mgmt control-plane)",
+        "allowOverlappingRoles: true",
+    ),
+    (
         "two clusters with the same addresses",
         lambda c: c["clusters"][1]["controlPlane"].update(addresses=["10.10.1.0/26"]),
         "eksa-firewall:clusters[0].controlPlane.addresses",
@@ -236,6 +226,13 @@ BAD: list[tuple[str, Callable[[Config], object], str, str, str]] = [
         "eksa-firewall:clusters[0].controlplane",
         "not a known key",
         "did you mean 'controlPlane'",
+    ),
+    (
+        "selectors are not a key (no platform reads them)",
+        lambda c: cp(c).update(selectors={"role": "cp"}),
+        "eksa-firewall:clusters[0].controlPlane.selectors",
+        "not a known key",
+        "remove it",
     ),
     ("typo at top level", lambda c: c.update(client=c.pop("clients")), "eksa-firewall:client", "not a known key", "did you mean 'clients'"),
     (
@@ -332,7 +329,10 @@ def test_there_are_at_least_twenty_distinct_bad_inputs() -> None:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    cfg = edit(lambda c: (c.update(platform="vmware"), cp(c).update(addresses=["bad"]), c["clients"].update(ssh=["0.0.0.0/0"])))
+    # three problems planted (and the vsphere section taken out: with the platform unknown, it would be a fourth)
+    cfg = edit(
+        lambda c: (c.update(platform="vmware"), cp(c).update(addresses=["bad"]), c["clients"].update(ssh=["0.0.0.0/0"]), c.pop("vsphere"))
+    )
     with pytest.raises(ConfigError) as err:
         parse_topology(cfg, key_prefix="eksa-firewall:")
     keys = {p.key for p in err.value.problems}
@@ -363,19 +363,18 @@ def test_hardware_csv_gives_addresses_and_bmcs_without_credentials(tmp_path) -> 
         "w1,198.51.100.102,root,0therPw!,CC:48:3A:00:00:02,198.51.100.21,255.255.255.0,198.51.100.1,8.8.8.8,type=worker,/dev/sda\n",
         encoding="utf-8",
     )
-    cfg = {
-        "platform": "baremetal",
-        "adminMachine": {"addresses": ["198.51.100.5"]},
-        "endpoints": {"tinkerbellIp": "198.51.100.50"},
-        "hardwareCsv": str(csv),
-        "clusters": [
+    cfg = environment(
+        "baremetal",
+        hardwareCsv=str(csv),
+        endpoints={"bmcs": None},  # the BMCs come from the CSV
+        clusters=[
             {
                 "name": "mgmt",
                 "controlPlane": {"endpoint": "198.51.100.60", "hardwareSelector": {"type": "cp"}},
                 "workerGroups": [{"name": "md-0", "hardwareSelector": {"type": "worker"}}],
             }
         ],
-    }
+    )
     t = parse_topology(cfg)
     mgmt = t.cluster("mgmt")
     assert [str(a) for a in mgmt.control_plane.addresses] == ["198.51.100.11/32"]
@@ -383,7 +382,7 @@ def test_hardware_csv_gives_addresses_and_bmcs_without_credentials(tmp_path) -> 
     assert [(b.name, str(b.address)) for b in t.endpoints.bmcs] == [("cp1", "198.51.100.101/32"), ("w1", "198.51.100.102/32")]
     assert "S3cretPw" not in repr(t) and "0therPw" not in repr(t)
 
-    cfg["clusters"][0]["workerGroups"][0]["hardwareSelector"] = {"type": "wrker"}
+    cfg = edit_worker_group(cfg, "mgmt", "md-0", hardwareSelector={"type": "wrker"})
     with pytest.raises(ConfigError, match="matches no machine in the hardware CSV"):
         parse_topology(cfg)
 
@@ -422,3 +421,16 @@ def test_overlapping_roles_are_allowed_when_stated_and_a_vip_may_sit_in_its_cont
     shared = parse_topology(edit(lambda c: (cp(c).update(addresses=["10.10.2.0/26"]), c.update(allowOverlappingRoles=True))))
     assert [str(n) for n in shared.cluster("mgmt").control_plane.addresses] == ["10.10.2.0/26"]
     parse_topology(edit(lambda c: cp(c).update(endpoint="10.10.1.7")))  # the VIP inside its own control plane's range: fine
+
+
+def test_roles_and_their_machines() -> None:
+    """One definition: stacked etcd is the control plane's machines; a managing cluster is its Kubernetes nodes."""
+    cfg = base()
+    cfg["clusters"].append({"name": "edge", "controlPlane": {"endpoint": "10.12.1.100", "addresses": ["10.12.1.0/26"]}})
+    mgmt, dev, edge = (parse_topology(cfg).cluster(n) for n in ("mgmt", "dev", "edge"))
+    assert (mgmt.roles, dev.roles, edge.roles) == (("control-plane", "worker"), ("control-plane", "etcd", "worker"), ("control-plane",))
+    assert [c.kubernetes_roles for c in (mgmt, dev, edge)] == [("control-plane", "worker"), ("control-plane", "worker"), ("control-plane",)]
+    assert (mgmt.machine_role("etcd"), dev.machine_role("etcd"), mgmt.machine_role("worker")) == ("control-plane", "etcd", "worker")
+    assert [str(n) for n in mgmt.addresses_of("etcd")] == ["10.10.1.0/26"] == [str(n) for n in mgmt.addresses_of("control-plane")]
+    assert [str(n) for n in dev.addresses_of("etcd")] == ["10.11.3.0/28"] and dev.etcd == dev.addresses_of("etcd")
+    assert edge.addresses_of("worker") == ()

@@ -5,6 +5,7 @@ visibility.py  what the groups decide, as data (for ``verify``)
 planner.py     (topology, flows, settings) -> ``AwsPlan``: groups and rules as frozen data, quotas checked
 component.py   ``AwsFirewall``: the plan -> pulumi-aws resources (the only module importing pulumi_aws)
 interpret.py   the registered groups and rules -> the accesses they allow (for ``verify``)
+probe.py       what the groups change about ``eksa-firewall probe``'s verdicts (Snow's direct network interfaces)
 """
 
 from ..platform import Platform, RequiredEndpoint

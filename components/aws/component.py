@@ -27,6 +27,7 @@ import pulumi_aws as aws
 from pulumi_aws.ec2 import SecurityGroupEgressArgsDict, SecurityGroupIngressArgsDict
 
 from ..component import Environment, FirewallComponent, child_name, token
+from ..endpoints import ADMIN_MACHINE, CONTROL_PLANE, ETCD, JENKINS, WORKER
 from ..errors import ConfigError
 from ..schema import CommonArgs
 from . import PLATFORM
@@ -35,11 +36,11 @@ from .settings import SNOW_REGION, AwsSettings, CaBundle, Device, GroupKey, pars
 
 SECRET_KEYS = PLATFORM.secret_keys  # awsAccessKeyId, awsSecretAccessKey
 _ROLE_OUTPUT_KEYS = {
-    "control-plane": "controlPlane",
-    "etcd": "etcd",
-    "worker": "worker",
-    "admin-machine": "adminMachine",
-    "jenkins": "jenkins",
+    CONTROL_PLANE: "controlPlane",
+    ETCD: "etcd",
+    WORKER: "worker",
+    ADMIN_MACHINE: "adminMachine",
+    JENKINS: "jenkins",
 }
 
 

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..addresses import within
 from ..catalog import Protocol
 from ..errors import EksaFirewallError
 from ..flows import Access, normalize
@@ -89,7 +90,7 @@ def allowed(topology: Topology, resources: Sequence[Registration]) -> frozenset[
         by_group[rule.group].append(rule)
 
     def containing(address: Network) -> list[str]:
-        return sorted({gid for gid, n in member_nets if _within(address, n)})
+        return sorted({gid for gid, n in member_nets if within(address, n)})
 
     def ports(gids: list[str], direction: str, proto: Protocol, peer: Network, family: int) -> PortSet:
         """What the groups ``gids`` let through in ``direction`` for ``peer`` (a rule admits a peer inside its CIDR)."""
@@ -97,7 +98,7 @@ def allowed(topology: Topology, resources: Sequence[Registration]) -> frozenset[
             r.ports
             for gid in gids
             for r in by_group.get(gid, ())
-            if r.direction == direction and r.protocol == proto and r.family in (None, family) and any(_within(peer, p) for p in r.peers)
+            if r.direction == direction and r.protocol == proto and r.family in (None, family) and any(within(peer, p) for p in r.peers)
         )
 
     candidates: set[tuple[Network, Network, Protocol]] = set()
@@ -115,10 +116,6 @@ def allowed(topology: Topology, resources: Sequence[Registration]) -> frozenset[
         arriving = ports(receivers, "ingress", proto, s, s.version) if receivers else _EVERY[proto]
         out.extend(Access(s, d, proto, r) for r in _intersect(leaving, arriving))
     return normalize(out)
-
-
-def _within(inner: Network, outer: Network) -> bool:
-    return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
 
 
 def _check_copies(resources: Sequence[Registration], rules: Sequence[_Rule]) -> None:

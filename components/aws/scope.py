@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..addresses import within
+from ..endpoints import ADMIN_MACHINE, CLIENT_RANGES, CONTROL_PLANE, CONTROL_PLANE_VIP, JENKINS, MANAGEMENT_CLUSTER, NODE_ROLES
 from ..flows import Flow, FlowSet, endpoint_addresses
 from ..reader import Network
 from ..topology import Cluster, Topology
-from .settings import ADMIN_MACHINE, CONTROL_PLANE, CONTROL_PLANE_VIP, ETCD, JENKINS, WORKER, AwsSettings, GroupKey, group_members
+from .settings import AwsSettings, GroupKey, group_members
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +32,7 @@ class Scope:
     def of(cls, topology: Topology, settings: AwsSettings) -> Scope:
         keys: list[GroupKey] = []
         if settings.groups.nodes:
-            for c in topology.clusters:
-                keys.append(GroupKey(c.name, CONTROL_PLANE))
-                if c.external_etcd is not None:
-                    keys.append(GroupKey(c.name, ETCD))
-                if c.worker_groups:
-                    keys.append(GroupKey(c.name, WORKER))
+            keys += [GroupKey(c.name, role) for c in topology.clusters for role in c.roles]
         if settings.groups.admin_machine and topology.admin_machine:
             keys.append(GroupKey("", ADMIN_MACHINE))
         if settings.groups.jenkins and topology.jenkins is not None:
@@ -54,16 +50,12 @@ class Scope:
 
 def endpoint_group_keys(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[GroupKey, ...]:
     """The groups whose members are exactly ``endpoint``'s addresses (empty: a peer with no group)."""
-    c = cluster.name
-    if endpoint == CONTROL_PLANE:
-        return (GroupKey(c, CONTROL_PLANE),)
-    if endpoint == ETCD:
-        return (GroupKey(c, ETCD),) if cluster.external_etcd else (GroupKey(c, CONTROL_PLANE),)
-    if endpoint == WORKER:
-        return (GroupKey(c, WORKER),) if cluster.worker_groups else ()
-    if endpoint == "management-cluster" and cluster.managed_by:
+    if endpoint in NODE_ROLES:
+        role = cluster.machine_role(endpoint)
+        return (GroupKey(cluster.name, role),) if role in cluster.roles else ()
+    if endpoint == MANAGEMENT_CLUSTER and cluster.managed_by:
         manager = topology.cluster(cluster.managed_by)
-        return (GroupKey(manager.name, CONTROL_PLANE), *((GroupKey(manager.name, WORKER),) if manager.worker_groups else ()))
+        return tuple(GroupKey(manager.name, role) for role in manager.kubernetes_roles)
     if endpoint == ADMIN_MACHINE:
         return (GroupKey("", ADMIN_MACHINE),)
     if endpoint == JENKINS:
@@ -118,11 +110,8 @@ def duties(topology: Topology, flows: FlowSet, scope: Scope) -> tuple[Duty, ...]
     return tuple(out)
 
 
-CLIENT_ENDPOINTS = ("api-clients", "ssh-clients", "nodeport-clients", "jenkins-clients")
-
-
 def _stand_ins(topology: Topology, scope: Scope, cluster: Cluster, f: Flow, admitters: tuple[GroupKey, ...]) -> list[Duty]:
-    if f.source not in CLIENT_ENDPOINTS:
+    if f.source not in CLIENT_RANGES:
         return []
     clients = endpoint_addresses(topology, cluster, f.source)
     out: list[Duty] = []

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..endpoints import ADMIN_MACHINE, JENKINS
 from ..reader import Network, Reader, key_join
 from ..topology import Topology
 
@@ -21,10 +22,6 @@ MODES = ("snow", "region")
 SNOW_REGION = "snow"
 # EC2 HTTPS endpoint of a Snowball Edge device (the EKS-A page's 8242 is an erratum; see docs/platforms/snow.md).
 SNOW_EC2_HTTPS_PORT = 8243
-
-CONTROL_PLANE, ETCD, WORKER = "control-plane", "etcd", "worker"
-ADMIN_MACHINE, JENKINS = "admin-machine", "jenkins"
-CONTROL_PLANE_VIP = "control-plane-vip"
 
 # Tags every group carries: how a group is found again (CAPAS filters, the interpreter) whatever its id.
 TAG_CLUSTER = "eksa-firewall/cluster"
@@ -346,10 +343,7 @@ def group_members(topology: Topology, key: GroupKey) -> tuple[Network, ...]:
         cluster = topology.cluster(key.cluster)
     except KeyError:
         return ()
-    if key.role == CONTROL_PLANE:
-        return cluster.control_plane.addresses
-    if key.role == ETCD:
-        return cluster.external_etcd.addresses if cluster.external_etcd else ()
-    if key.role == WORKER:
-        return cluster.workers
-    return ()
+    role = key.role
+    if role not in cluster.roles:  # stacked etcd, or no worker groups: no machines of its own, no group
+        return ()
+    return cluster.addresses_of(role)

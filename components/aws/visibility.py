@@ -6,6 +6,9 @@ nodes (``aws.groups.nodes``), the admin machine (``aws.groups.adminMachine``) an
 (``aws.groups.jenkins``). The control-plane VIP rides on a control-plane instance (kube-vip): a group can
 admit traffic only by the instance's own address, so traffic to the VIP is judged at the control plane.
 A machine with a group of its own that sits inside a client range sends what the range may send.
+
+Pods: the objects see packets between machines only (a pod reaching its own node never leaves it; one reaching
+another node is masqueraded or GENEVE-encapsulated), so this platform's flows carry no ``pods-on-node``.
 """
 
 from __future__ import annotations

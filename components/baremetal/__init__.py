@@ -1,6 +1,6 @@
 """Bare metal (Tinkerbell): nftables rulesets for the admin machine and the nodes, and an ACL table.
 
-``settings``, ``hosts``, ``visibility``, ``planner`` and ``nftables`` are pure; ``interpret`` parses the
+``settings``, ``hosts``, ``visibility``, ``planner``, ``nftables`` and ``probe`` are pure; ``interpret`` parses the
 registered rulesets back into accesses; only ``component`` imports Pulumi and pulumi_command.
 """
 
@@ -16,5 +16,6 @@ PLATFORM = Platform(
     secret_keys=("sshPrivateKey",),
     required_endpoints=(RequiredEndpoint(key="tinkerbellIp", what="the Tinkerbell VIP (TinkerbellDatacenterConfig.spec.tinkerbellIP)"),),
     uses_hardware_csv=True,
+    host_firewall=True,
     guide="docs/platforms/baremetal.md",
 )

@@ -6,7 +6,8 @@ offline and without Pulumi: it is a report for people, not a resource, so it sta
 One line per flow, source network and destination network, in a deterministic order (flows as sorted
 by ``build_flows``, then addresses as canonically sorted). Every flow is included, also those no host
 ruleset sees (Rufio to the BMCs, clients to an external load balancer): a physical firewall between
-the machines must pass them all.
+the machines must pass them all. The flows from a node's own pods (``pods-on-node``) are there too, marked:
+they never leave the node, so only its ruleset sees them and no physical firewall needs them.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..catalog import Catalog, load_catalog
+from ..endpoints import ADMIN_MACHINE, DHCP_CLIENTS, NODE_LOCAL
 from ..flows import FlowSet, endpoint_addresses
 from ..reader import Network
 from ..topology import Topology
-from .hosts import ADMIN_MACHINE
-from .planner import DHCP_CLIENTS, destination_host
+from .planner import destination_host
 
 COLUMNS = (
     "cluster", "source", "source_cidr", "destination", "destination_cidr", "protocol", "ports",
@@ -118,6 +119,8 @@ def acl_flows(topology: Topology, flows: FlowSet, catalog: Catalog | None = None
         note = ""
         if f.source == DHCP_CLIENTS:
             note = "DHCPDISCOVER/REQUEST from 0.0.0.0 to 255.255.255.255:67; crosses a router only through a DHCP relay (ip helper-address)"
+        elif f.source in NODE_LOCAL:
+            note = "a node's own pods reaching it (pod address as source): never leaves the node, no physical firewall sees it"
         elif f.protocol == "icmp":
             note = "ICMP echo request (type 8, code 0); IPv6: ICMPv6 type 128"
         sources = endpoint_addresses(topology, cluster, f.source)

@@ -16,10 +16,9 @@ import ipaddress
 from dataclasses import dataclass
 
 from ..addresses import Network, canonical_networks
-from ..endpoints import ADMIN_MACHINE, CONTROL_PLANE, ETCD, WORKER
+from ..endpoints import ADMIN_MACHINE, CONTROL_PLANE
 from ..topology import Cluster, Topology
 
-HOST_ROLES = (ADMIN_MACHINE, CONTROL_PLANE, ETCD, WORKER)
 # A DHCPDISCOVER comes from 0.0.0.0 to the limited broadcast: the DHCP server's ruleset admits it beside its own address.
 LIMITED_BROADCAST = ipaddress.IPv4Network("255.255.255.255/32")
 
@@ -29,7 +28,7 @@ class HostRole:
     """The machines of one role that share a ruleset, and the virtual addresses they hold."""
 
     cluster: str | None  # None for the admin machine (shared by every cluster)
-    role: str  # one of HOST_ROLES
+    role: str  # admin-machine, or the node role: control-plane, etcd, worker
     machines: tuple[Network, ...]  # the machines' own addresses
     vips: tuple[Network, ...] = ()  # virtual addresses these machines hold (kube-vip)
 
@@ -62,10 +61,7 @@ def host_roles(topology: Topology) -> tuple[HostRole, ...]:
     holders = {tinkerbell_holder(topology, x) for x in topology.clusters}
     for c in topology.clusters:
         holds_tinkerbell = tinkerbell is not None and c.name in holders
-        vips = [c.endpoint, *([tinkerbell] if holds_tinkerbell and tinkerbell is not None else [])]
-        out.append(HostRole(cluster=c.name, role="control-plane", machines=c.control_plane.addresses, vips=canonical_networks(vips)))
-        if c.external_etcd is not None:
-            out.append(HostRole(cluster=c.name, role="etcd", machines=c.external_etcd.addresses))
-        if c.worker_groups:
-            out.append(HostRole(cluster=c.name, role="worker", machines=c.workers))
+        vips = canonical_networks([c.endpoint, *([tinkerbell] if holds_tinkerbell and tinkerbell is not None else [])])
+        for role in c.roles:  # the control plane, external etcd, the workers: each with machines of its own
+            out.append(HostRole(cluster=c.name, role=role, machines=c.addresses_of(role), vips=vips if role == CONTROL_PLANE else ()))
     return tuple(out)

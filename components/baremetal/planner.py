@@ -9,32 +9,37 @@ output is not filtered and replies are accepted as ``established``. They are in 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ..catalog import Protocol, format_version
+from ..endpoints import (
+    ADMIN_MACHINE,
+    API_CLIENTS,
+    BMC,
+    CONTROL_PLANE,
+    CONTROL_PLANE_VIP,
+    DHCP_CLIENTS,
+    ETCD,
+    JENKINS,
+    JENKINS_CLIENTS,
+    NODEPORT_CLIENTS,
+    SSH_CLIENTS,
+    TINKERBELL_VIP,
+    WORKER,
+)  # fmt: skip
 from ..flows import Flow, FlowSet, endpoint_addresses
 from ..ports import PortSet
 from ..reader import Network
 from ..topology import Cluster, Topology
-from .hosts import ADMIN_MACHINE, HostRole, host_roles, tinkerbell_holder
+from .hosts import HostRole, host_roles, tinkerbell_holder
 from .settings import BareMetalSettings
 
 # Endpoints whose addresses do not depend on the cluster: their sets are named without it.
 GLOBAL_ENDPOINTS = frozenset(
-    {
-        "admin-machine",
-        "api-clients",
-        "ssh-clients",
-        "nodeport-clients",
-        "jenkins",
-        "jenkins-clients",
-        "tinkerbell-vip",
-        "bmc",
-        "dhcp-clients",
-    }
+    {ADMIN_MACHINE, API_CLIENTS, SSH_CLIENTS, NODEPORT_CLIENTS, JENKINS, JENKINS_CLIENTS, TINKERBELL_VIP, BMC, DHCP_CLIENTS}
 )
-DHCP_CLIENTS = "dhcp-clients"
 # nft limits a rule comment to 128 bytes (NFTNL_UDATA_COMMENT_MAXLEN).
 MAX_COMMENT = 128
 
@@ -94,12 +99,12 @@ def destination_host(topology: Topology, flow: Flow) -> tuple[str | None, str] |
 def _destination_host(topology: Topology, cluster: Cluster, dst: str) -> tuple[str | None, str] | None:
     if dst == ADMIN_MACHINE:
         return None, ADMIN_MACHINE
-    if dst in ("control-plane", "control-plane-vip"):
-        return cluster.name, "control-plane"
-    if dst == "tinkerbell-vip":
-        return tinkerbell_holder(topology, cluster), "control-plane"
-    if dst in ("etcd", "worker"):
-        return cluster.name, dst
+    if dst in (CONTROL_PLANE, CONTROL_PLANE_VIP):
+        return cluster.name, CONTROL_PLANE
+    if dst == TINKERBELL_VIP:
+        return tinkerbell_holder(topology, cluster), CONTROL_PLANE
+    if dst in (ETCD, WORKER):
+        return cluster.name, cluster.machine_role(dst)
     return None
 
 
@@ -119,22 +124,8 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
     hosts = host_roles(topology)
     by_key: dict[tuple[str | None, str], list[Rule]] = {(h.cluster, h.role): [] for h in hosts}
     sets: dict[tuple[str | None, str], dict[str, AddressSet]] = {(h.cluster, h.role): {} for h in hosts}
+    address_sets = _address_sets(topology, flows.flows)
     # The same rule owed by several clusters (every cluster's machines DHCP towards the admin machine) is one rule.
-    # One (IPv4, IPv6) pair of AddressSets per (cluster, endpoint): a flow's endpoints recur in many flows.
-    address_sets: dict[tuple[str, str], tuple[AddressSet | None, AddressSet | None]] = {}
-
-    def family_sets(cluster: Cluster, endpoint: str) -> tuple[AddressSet | None, AddressSet | None]:
-        # Endpoints that do not depend on the cluster have one pair, so rulesets share one AddressSet object.
-        key = ("" if endpoint in GLOBAL_ENDPOINTS else cluster.name, endpoint)
-        pair = address_sets.get(key)
-        if pair is None:
-            addresses = endpoint_addresses(topology, cluster, endpoint)
-            pair = address_sets[key] = (
-                _address_set(cluster.name, endpoint, 4, addresses),
-                _address_set(cluster.name, endpoint, 6, addresses),
-            )
-        return pair
-
     # Every rule: (its ruleset, its index there, the flows asking for it, in order).
     owed: dict[tuple[Any, ...], tuple[tuple[str | None, str], int, list[Flow]]] = {}
     cluster: Cluster | None = None
@@ -148,8 +139,8 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
         if rules is None:  # cannot happen for a validated topology; fail loudly rather than drop a flow
             raise AssertionError(f"flow {flow} ends on {where}, which has no ruleset")
         where_sets = sets[where]
-        src4, src6 = family_sets(cluster, flow.source)
-        dst4, dst6 = family_sets(cluster, flow.destination)
+        src4, src6 = address_sets[_set_key(cluster.name, flow.source)]
+        dst4, dst6 = address_sets[_set_key(cluster.name, flow.destination)]
         for version, src_set, dst_set in ((4, src4, dst4), (6, src6, dst6)):
             if src_set is None or dst_set is None:
                 continue
@@ -180,6 +171,23 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
         )
         for h in hosts
     )
+
+
+def _set_key(cluster: str, endpoint: str) -> tuple[str, str]:
+    return ("" if endpoint in GLOBAL_ENDPOINTS else cluster, endpoint)
+
+
+def _address_sets(topology: Topology, flows: Iterable[Flow]) -> dict[tuple[str, str], tuple[AddressSet | None, AddressSet | None]]:
+    """The (IPv4, IPv6) address sets of every endpoint of ``flows``, by ``_set_key``: an endpoint that does not
+    depend on the cluster has one pair, so every ruleset shares the same AddressSet objects."""
+    out: dict[tuple[str, str], tuple[AddressSet | None, AddressSet | None]] = {}
+    for f in flows:
+        for endpoint in (f.source, f.destination):
+            key = _set_key(f.cluster, endpoint)
+            if key not in out:
+                addresses = endpoint_addresses(topology, topology.cluster(f.cluster), endpoint)
+                out[key] = (_address_set(f.cluster, endpoint, 4, addresses), _address_set(f.cluster, endpoint, 6, addresses))
+    return out
 
 
 def _address_set(cluster: str, endpoint: str, version: int, addresses: tuple[Network, ...]) -> AddressSet | None:

@@ -5,7 +5,7 @@
   verify   read the rendered objects back into accesses; exit 1 on any missing or excess access
   diff     two plans (plan --format json) as Markdown for a pull request
   acl      the flows with concrete addresses, for physical firewalls (bare metal)
-  probe    from this machine, check that every port a role must reach is reachable (bare metal)
+  probe    from this machine, check that everything a role must reach is reachable (any platform)
 
 Exit status: 0 success, 1 a check failed (verify, probe, diff --fail-on-danger), 2 bad input (the message
 names the key or argument and the fix), 3 an internal error (a bug: please report it).

@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 from ..catalog import LATEST_KNOWN_EKSA_VERSION, PLATFORMS, Row, format_version, load_catalog, parse_version
+from ..endpoints import NODE_LOCAL
+from ..platform import get_platform
 from ..render import heading, table, terminal_width
 from .common import EXIT_OK, CliError
 
@@ -17,6 +19,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(f"--eksa-version: {exc}") from None
     rows = load_catalog().select(platform=args.platform, version=version)
+    # A node's own pods are a source only where the firewall sits on the node (Platform.host_firewall).
+    hidden = NODE_LOCAL if args.platform and not get_platform(args.platform).host_firewall else ()
     if args.format == "json":
         print(json.dumps([_row_json(r) for r in rows], indent=2))
         return EXIT_OK
@@ -25,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
             r.id,
             r.protocol_text,
             r.ports_text,
-            ", ".join(r.sources),
+            ", ".join(w for w in r.sources if w not in hidden),
             ", ".join(r.destinations),
-            r.when + (" (erratum)" if r.superseded_by else ""),
+            _when(r) + (" (erratum)" if r.superseded_by else ""),
             r.purpose,
             "page" if r.origin == "page" else "beyond page",
         )
@@ -52,7 +56,7 @@ def catalog_reference() -> str:
             ", ".join(r.sources),
             ", ".join(r.destinations),
             ", ".join(r.platforms),
-            r.when,
+            _when(r),
             (f"from {format_version(r.since)} " if r.since else "") + (f"before {format_version(r.until)}" if r.until else ""),
             "page" if r.origin == "page" else "beyond the page",
         )
@@ -62,13 +66,20 @@ def catalog_reference() -> str:
     return table(headers, body, "markdown")
 
 
+def _when(r: Row) -> str:
+    """The row's condition, and the add-on a cluster must list for it (``addon metrics-server``)."""
+    if r.addon is None:
+        return r.when
+    return f"addon {r.addon}" if r.when == "always" else f"{r.when}, addon {r.addon}"
+
+
 def _row_json(r: Row) -> dict[str, Any]:
     return {
         "id": r.id, "table": r.table, "origin": r.origin, "protocol": r.protocol, "direction": r.direction,
         "ports": r.ports_text, "purpose": r.purpose, "used_by": r.used_by, "sources": list(r.sources),
         "destinations": list(r.destinations), "platforms": list(r.platforms), "when": r.when,
         "since": format_version(r.since) if r.since else None, "until": format_version(r.until) if r.until else None,
-        "citation": r.citation, "superseded_by": r.superseded_by,
+        "citation": r.citation, "superseded_by": r.superseded_by, "addon": r.addon,
     }  # fmt: skip
 
 

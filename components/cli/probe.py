@@ -1,133 +1,125 @@
-"""``eksa-firewall probe --stack NAME --from ROLE``: can this machine reach every port ROLE must reach?
+"""``eksa-firewall probe --stack NAME --from ROLE``: from this machine, is everything ROLE must reach reachable?
 
-Run it on a machine of ROLE (an admin machine, a control-plane node, a worker, a client...). The probes
-themselves (TCP connect, UDP requests, ICMP echo; timeouts, the deadline, parallelism) are in
-``components.baremetal.probe``, whose docstring explains each verdict. Before probing, this command checks
-that ``--source`` is an address of this machine and that the machine has a route to each destination: a
-destination without a route is reported as a failure without a probe.
+Any platform. Run it on a machine of ROLE (a node of a cluster, the admin machine, Jenkins, a client...) after
+`pulumi up`: every flow the role originates (a node of a managing cluster also opens the management-cluster flows
+of the clusters it manages) is checked at each destination address, both ends of every port range: TCP connect,
+UDP, ICMP echo. Destinations given as a range are listed as not probed unless --target names machines inside.
+Verdicts: reachable (TCP open or refused, UDP answer or ICMP port unreachable, echo reply); blocked (silence, a
+reject); unverified (UDP silence where the service never answers a stray datagram); skipped (this machine
+itself); no-route, deadline, error. components/probe.py explains each; the platform guides say what a verdict
+proves on each platform ("Checking after pulumi up").
 
-Exit status: 0 when nothing failed, 1 when a required port is blocked, unroutable or not probed before the
-deadline, 2 on a usage or configuration error.
+Without --cluster, the clusters are those where ROLE's addresses hold this machine's address. JSON
+(--format json) is the eksa-firewall/probe/v1 report (docs/cli.md). Exit status: 0 when no check failed, 1 when
+one did (blocked, no route, not probed before the deadline; with --strict also unverified and not probed), 2 on
+a usage or configuration error.
 """
 
 from __future__ import annotations
 
 import argparse
-import errno
-import ipaddress
 import json
-import os
-import socket
+from typing import TYPE_CHECKING
 
-from ..render import table
-from .common import EXIT_FAILED, EXIT_OK, CliError, add_stack_arguments, load_stack_args
+from ..render import table, terminal_width
+from .common import EXIT_FAILED, EXIT_OK, add_stack_arguments, load_stack_args, stack_label, write_output
 
+if TYPE_CHECKING:
+    from ..probe import Outcome, Run
 
-def _check_source(source: str) -> str:
-    """``--source``: an IP address this machine has (binding to it is what every probe does first)."""
-    try:
-        ip = ipaddress.ip_address(source.strip())
-    except ValueError:
-        raise CliError(f"--source {source}: not an IP address; give one of this machine's addresses") from None
-    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_DGRAM) as s:
-            s.bind((str(ip), 0))
-    except OSError as exc:
-        why = "not an address of this machine" if exc.errno == errno.EADDRNOTAVAIL else os.strerror(exc.errno or 0) or str(exc)
-        raise CliError(f"--source {source}: {why}; give one of this machine's addresses (ip -brief address), or leave it out") from None
-    return str(ip)
-
-
-def _route_source(address: str, source: str | None) -> str | None:
-    """The address this machine sends from toward ``address`` (None: no route); no packet is sent."""
-    if source is None:
-        from ..baremetal import probe as probes
-
-        return probes._local_source(address)  # looked up here, so tests can stand in for the network
-    family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_DGRAM) as s:
-            if source is not None:
-                s.bind((source, 0))
-            s.connect((address, 9))
-            return str(s.getsockname()[0])
-    except OSError:
-        return None
+SHOW_FAILED = 10  # the verdict line names at most this many failed checks
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..baremetal.probe import UNPROBEABLE_SOURCES, Result, _role_addresses, run_probes, targets
+    from .. import probe
+    from ..platform import get_platform
 
-    source = _check_source(args.source) if args.source is not None else None
+    source = probe.local_source(args.source) if args.source is not None else None
+    targets = [probe.parse_target(t) for t in args.target]
     stack = load_stack_args(args)
-    topology, flows = stack.topology, stack.flows
-    sources = sorted({f.source for f in flows.flows} - set(UNPROBEABLE_SOURCES))
-    if args.role not in sources:
-        raise CliError(f"--from {args.role}: no required flow starts there; choose one of {', '.join(sources)}")
-    if args.cluster is not None and args.cluster not in {c.name for c in topology.clusters}:
-        raise CliError(f"--cluster {args.cluster}: no such cluster in this stack ({', '.join(c.name for c in topology.clusters)})")
-    items, notes = targets(topology, flows, args.role, args.cluster)
-    role_nets = _role_addresses(topology, flows, args.role, args.cluster)
-    routes = {a: _route_source(a, source) for a in sorted({t.address for t in items})}
-    warnings: list[str] = []
-    local = {a for a in routes.values() if a is not None}
-    for a in sorted(local):
-        ip = ipaddress.ip_address(a)
-        if not any(ip in n for n in role_nets):
-            warnings.append(f"this machine sends from {a}, which is not an address of {args.role}: the results say what {a} may reach")
-    unroutable = [t for t in items if routes[t.address] is None]
-    if unroutable:
-        warnings.append(f"no route from this machine to {len({t.address for t in unroutable})} destination address(es): check its routes")
-    skipped = [t for t in items if t.address in local]
-    probed = [t for t in items if t.address not in local and routes[t.address] is not None]
-    results = run_probes(probed, timeout=args.timeout, deadline=args.deadline, parallel=args.parallel, source=source)
-    results += [Result(target=t, status="no route from this machine: not probed", ok=False) for t in unroutable]
-    results += [Result(target=t, status="skipped: this machine itself", ok=None) for t in skipped]
-    failed = [r for r in results if r.ok is False]
+    topology = stack.topology
+    platform = get_platform(topology.platform).module("probe")
+    result = probe.run(
+        topology,
+        stack.flows,
+        args.role,
+        cluster=args.cluster,
+        source=source,
+        targets=targets,
+        udp_requests=platform.UDP_REQUESTS,
+        timeout=args.timeout,
+        deadline=args.deadline,
+        parallel=args.parallel,
+        route=probe.route_source,  # looked up here, so that tests can stand in for the network
+        prober=probe.probe_check,
+    )
+    flow_clusters = sorted({r.check.flow.cluster for r in result.results} | {u.flow.cluster for u in result.unprobed})
+    caveats = tuple(platform.caveats(topology, flow_clusters))
+    failed = result.failed(strict=args.strict)
     if args.format == "json":
-        doc = {
-            "role": args.role,
-            "ok": not failed,
-            "warnings": warnings,
-            "notes": notes,
-            "results": [
-                {
-                    "cluster": r.target.cluster,
-                    "destination": r.target.destination,
-                    "address": r.target.address,
-                    "protocol": r.target.protocol,
-                    "port": r.target.port,
-                    "status": r.status,
-                    "ok": r.ok,
-                    "rows": list(r.target.rows),
-                }
-                for r in results
-            ],
-        }
-        print(json.dumps(doc, indent=2))
+        doc = probe.report(result, stack=stack_label(args), platform=topology.platform, strict=args.strict, caveats=caveats)
+        write_output(args.output, json.dumps(doc, indent=2) + "\n")
     else:
-        for w in warnings:
-            print(f"warning: {w}")
-        rows = [
-            (
-                r.target.cluster,
-                r.target.destination,
-                r.target.address,
-                r.target.protocol,
-                (f"type {r.target.port}" if r.target.protocol == "icmp" else str(r.target.port)),
-                {True: "ok", False: "FAIL", None: "-"}[r.ok],
-                r.status,
-                ", ".join(r.target.rows),
-            )
-            for r in results
+        write_output(args.output, _table(result, caveats, stack_label(args), topology.platform, strict=args.strict))
+    return EXIT_OK if result.ok(strict=args.strict) and not failed else EXIT_FAILED
+
+
+def _table(result: Run, caveats: tuple[str, ...], stack: str, platform: str, *, strict: bool) -> str:
+    from ..probe import summary
+
+    lines = [
+        f"probe from {result.role} (cluster {', '.join(result.clusters)}) on {stack} ({platform}), "
+        f"sending from {', '.join(result.sent_from) or 'nowhere'}"
+    ]
+    lines += [f"warning: {w}" for w in (*result.warnings, *caveats)]
+    groups: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+    for r in result.results:
+        f = r.check.flow
+        check = f"{f.protocol} {r.check.port}"  # ICMP: the type, as the plan writes it
+        groups.setdefault((f.cluster, f.source), []).append(
+            (f.destination, r.check.address, check, _cell(r.outcome), ", ".join(r.check.rows))
+        )
+    for (cluster, source), rows in groups.items():
+        lines.append(f"\ncluster {cluster}, from {source}:")
+        lines.append(table(("to", "address", "check", "result", "catalog rows"), rows, width=terminal_width()))
+    if groups:
+        lines.append("")
+    ranges: dict[tuple[str, str, str, str], list[str]] = {}
+    for u in result.unprobed:
+        f = u.flow
+        ranges.setdefault((f.cluster, f.source, f.destination, str(u.network)), []).append(f"{f.protocol} {f.ports_text}")
+    for (cluster, source, destination, network), ports in ranges.items():
+        lines.append(
+            f"not probed: {cluster} {source} -> {destination} {network} ({', '.join(ports)}): a range; "
+            f"name its machines with --target {cluster}/{destination}=ADDRESS[,ADDRESS...]"
+        )
+    counts = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in summary(result).items() if n)
+    failed = result.failed(strict=strict)
+    if failed or not result.ok(strict=strict):
+        named = [
+            f"{r.check.flow.cluster} {r.check.flow.source} -> {r.check.flow.destination} {r.check.address} "
+            f"{r.check.flow.protocol} {r.check.port} ({r.outcome.verdict})"
+            for r in failed[:SHOW_FAILED]
         ]
-        print(table(("cluster", "to", "address", "proto", "port", "result", "status", "catalog rows"), rows))
-        for n in notes:
-            print(f"note: {n}")
-        verdict = f"FAILED: {len(failed)} required port(s) blocked" if failed else "OK: every required port that can be probed is reachable"
-        print(f"{verdict} ({len(results)} probes from {args.role})")
-    return EXIT_FAILED if failed else EXIT_OK
+        more = f"; and {len(failed) - SHOW_FAILED} more" if len(failed) > SHOW_FAILED else ""
+        extra = " (strict: ranges not probed count)" if strict and result.unprobed else ""
+        lines.append(f"FAILED: {len(failed)} check(s) failed{extra}: {'; '.join(named)}{more} [{counts}]")
+    else:
+        lines.append(f"OK: every check that could be made is reachable [{counts}]")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(outcome: Outcome) -> str:
+    """The verdict (in capitals when it fails), with what was seen when that says more: ``BLOCKED (no answer ...)``."""
+    verdict = outcome.verdict.upper() if outcome.ok is False else outcome.verdict
+    detail = outcome.detail
+    if detail in ("open", "answered", "echo reply", "skipped: this machine itself"):
+        return verdict
+    if detail == "refused: reachable, nothing listening":
+        return f"{verdict} (refused: nothing listens)"
+    if detail.startswith(outcome.verdict):
+        detail = detail[len(outcome.verdict) :].strip(" ()")
+    return f"{verdict} ({detail})" if detail else verdict
 
 
 def _positive(text: str) -> float:
@@ -149,18 +141,30 @@ def _parallel(text: str) -> int:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "probe",
-        help="bare metal: from this machine, check that every port a role must reach is reachable",
+        help="any platform: from this machine, check that everything a role must reach is reachable",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_stack_arguments(p)
     p.add_argument(
-        "--from", dest="role", required=True, help="the role this machine plays: admin-machine, control-plane, worker, etcd, ..."
+        "--from",
+        dest="role",
+        required=True,
+        help="the role this machine plays: control-plane, worker, etcd, admin-machine, jenkins, api-clients, ...",
     )
-    p.add_argument("--cluster", help="only this cluster's flows")
+    p.add_argument("--cluster", help="only this cluster's flows (default: the clusters whose ROLE addresses hold this machine)")
     p.add_argument("--source", help="send from this local address (default: the kernel's choice)")
+    p.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="[CLUSTER/]ENDPOINT=ADDR[,ADDR...]",
+        help="machines inside an endpoint given as a range (repeatable), e.g. worker=10.21.1.7,10.21.1.8",
+    )
     p.add_argument("--timeout", type=_positive, default=2.0, help="seconds per probe (default 2)")
     p.add_argument("--deadline", type=_positive, default=60.0, help="seconds for the whole run (default 60)")
     p.add_argument("--parallel", type=_parallel, default=16, help="probes in flight at once (default 16)")
+    p.add_argument("--strict", action="store_true", help="unverified checks and ranges not probed count as failures")
     p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("-o", "--output", help="write the report to this file instead of standard output")
     p.set_defaults(func=run)

@@ -43,9 +43,33 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ..addresses import within
 from ..catalog import Catalog, Row, load_catalog
+from ..endpoints import (
+    ADMIN_MACHINE,
+    API_CLIENTS,
+    API_LOAD_BALANCER,
+    BMC,
+    CONTROL_PLANE,
+    CONTROL_PLANE_VIP,
+    DHCP_CLIENTS,
+    ETCD,
+    JENKINS,
+    JENKINS_CLIENTS,
+    MANAGEMENT_CLUSTER,
+    NODE_LOCAL,
+    NODEPORT_CLIENTS,
+    PODS_ON_NODE,
+    PRISM_CENTRAL,
+    ROUTERS,
+    SNOW_DEVICE,
+    SSH_CLIENTS,
+    TINKERBELL_VIP,
+    VCENTER,
+    WORKER,
+)  # fmt: skip
 from ..errors import EksaFirewallError
-from ..flows import API_LOAD_BALANCER, Flow, FlowSet, endpoint_addresses
+from ..flows import Flow, FlowSet, endpoint_addresses
 from ..ports import PortSet, format_ports, merge, subtract
 from ..reader import Network, canonical_networks
 from ..topology import Topology
@@ -60,28 +84,30 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 # Endpoints whose addresses belong to one cluster; every other endpoint is one network for the environment
 # (unless its addresses differ between clusters, which the code checks).
-CLUSTER_SCOPED = frozenset({"control-plane", "etcd", "worker", "management-cluster", "control-plane-vip", API_LOAD_BALANCER})
+CLUSTER_SCOPED = frozenset({CONTROL_PLANE, ETCD, WORKER, MANAGEMENT_CLUSTER, CONTROL_PLANE_VIP, API_LOAD_BALANCER, PODS_ON_NODE, ROUTERS})
 
 # Short forms of the endpoints in term names (24 characters at most, see MAX_TERM_NAME).
 ABBREVIATIONS = {
-    "control-plane": "cp",
-    "etcd": "etcd",
-    "worker": "wk",
-    "admin-machine": "adm",
-    "management-cluster": "mc",
-    "control-plane-vip": "vip",
+    CONTROL_PLANE: "cp",
+    ETCD: "etcd",
+    WORKER: "wk",
+    ADMIN_MACHINE: "adm",
+    MANAGEMENT_CLUSTER: "mc",
+    CONTROL_PLANE_VIP: "vip",
     API_LOAD_BALANCER: "lb",
-    "tinkerbell-vip": "tvip",
-    "bmc": "bmc",
-    "vcenter": "vc",
-    "prism-central": "pc",
-    "snow-device": "snow",
-    "jenkins": "jks",
-    "api-clients": "apic",
-    "ssh-clients": "sshc",
-    "nodeport-clients": "npc",
-    "jenkins-clients": "jksc",
-    "dhcp-clients": "dhcp",
+    TINKERBELL_VIP: "tvip",
+    BMC: "bmc",
+    VCENTER: "vc",
+    PRISM_CENTRAL: "pc",
+    SNOW_DEVICE: "snow",
+    JENKINS: "jks",
+    API_CLIENTS: "apic",
+    SSH_CLIENTS: "sshc",
+    NODEPORT_CLIENTS: "npc",
+    JENKINS_CLIENTS: "jksc",
+    DHCP_CLIENTS: "dhcp",
+    PODS_ON_NODE: "pod",
+    ROUTERS: "rtr",
 }
 
 # ICMP type -> Aerleon's names for ICMP and ICMPv6 (yaml_reference.md, "ICMP_TYPE"). The flows carry ICMP types;
@@ -266,9 +292,9 @@ def _split(addresses: Sequence[Network], segment: Sequence[Network]) -> tuple[li
                 continue
             left: list[Network] = []
             for r in rest:
-                if r.subnet_of(seg):  # type: ignore[arg-type]
+                if within(r, seg):
                     inside.append(r)
-                elif seg.subnet_of(r):  # type: ignore[arg-type]
+                elif within(seg, r):
                     inside.append(seg)
                     left.extend(r.address_exclude(seg))  # type: ignore[arg-type]
                 else:
@@ -364,6 +390,8 @@ def build_policy(topology: Topology, flows: FlowSet, options: AerleonOptions, ca
     services: dict[str, ServiceDef] = {}
     terms: dict[int, list[Term]] = {4: [], 6: []}
     for f in flows.flows:
+        if segment and f.source in NODE_LOCAL:
+            continue  # a node's own pods reaching it: the packet never leaves the node, so it crosses no segment
         src_net, dst_net = nets[(f.cluster, f.source)], nets[(f.cluster, f.destination)]
         src_in, src_out = _sides(src_net, segment, extra)
         dst_in, dst_out = _sides(dst_net, segment, extra)

@@ -1,6 +1,6 @@
 """Nutanix: Prism Central role categories and Flow Network Security policies (pulumi-nutanix, v4 API).
 
-``settings``, ``visibility`` and ``planner`` are pure; ``interpret`` reads the registered objects back into
+``settings``, ``visibility``, ``planner`` and ``probe`` are pure; ``interpret`` reads the registered objects back into
 accesses for ``verify``. Only ``component`` imports Pulumi and pulumi_nutanix (which costs seconds at import).
 """
 

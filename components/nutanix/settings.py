@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..endpoints import ETCD, NODE_ROLES
 from ..reader import Reader, key_join
 from ..topology import Topology
 
@@ -34,7 +35,7 @@ MAX_CATEGORY_LENGTH = 64
 CATEGORY_FORBIDDEN = "/,!\"#%'()*+:;=?\\|[]^&"
 # CAPX puts KubernetesClusterName=<cluster> on every VM of a cluster: it cannot tell roles apart, and CAPX owns it.
 RESERVED_CATEGORY_KEYS = ("KubernetesClusterName",)
-ROLES = ("control-plane", "etcd", "worker")
+ROLES = NODE_ROLES  # the keys of categories.<cluster>
 
 # The v4 model's name limits (ntnx-microseg-py-client 4.3.2: NetworkSecurityPolicy.name 63, AddressGroup.name and
 # ServiceGroup.name 64; tests/contract builds every object with these classes).
@@ -232,7 +233,7 @@ def _categories(topology: Topology, raw: Any, key: str, category_key: str, r: Re
         cluster_cfg = r.mapping(overrides.get(cluster.name), ckey, ROLES, required=False)
         for role in cluster_cfg:
             if role in ROLES and role not in roles:
-                why = "its etcd is stacked on the control plane" if role == "etcd" else "it has no worker groups"
+                why = "its etcd is stacked on the control plane" if role == ETCD else "it has no worker groups"
                 r.problem(key_join(ckey, role), f"cluster {cluster.name!r} has no {role} machines ({why})", "remove this entry")
         for role in roles:
             rkey = key_join(ckey, role)

@@ -1,10 +1,12 @@
 """vSphere backend: vCenter role tags (pulumi-vsphere) and an NSX distributed-firewall policy.
 
 Modules: ``settings`` (the ``vsphere`` config section), ``visibility`` (what the policies decide, for verify),
-``planner`` (pure: specs), ``membership`` (how NSX finds a role's VMs), ``component`` (Pulumi resources; the
-only module importing pulumi_vsphere), ``interpret`` (verify), ``nsx_client`` (REST, the only module doing
-HTTP), ``nsx_provider`` (the Pulumi dynamic provider) and ``orphans`` (NSX objects state does not know). This
-package imports nothing at start-up, so the interpreter and the CLI never pay for Pulumi.
+``planner`` (pure: specs, put together from ``groups``, ``services`` and ``policies``; ``membership`` says how a
+group finds a role's VMs, ``ownership`` the tags on every NSX object), ``component`` (Pulumi resources; the only
+module importing pulumi_vsphere), ``interpret`` (verify), ``nsx_client`` (REST, the only module doing HTTP),
+``nsx_provider`` (the Pulumi dynamic provider), ``orphans`` (NSX objects state does not know) and ``probe`` (what
+audit mode changes about ``eksa-firewall probe``). This package imports nothing at start-up, so the interpreter
+and the CLI never pay for Pulumi.
 """
 
 from ..platform import Platform, RequiredEndpoint

@@ -17,6 +17,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ..addresses import within
 from ..catalog import Protocol
 from ..errors import EksaFirewallError
 from ..flows import Access, normalize
@@ -187,7 +188,7 @@ def policy_accesses(
 def _net_minus(a: Network, b: Network) -> list[Network]:
     if a.version != b.version or not a.overlaps(b):
         return [a]
-    if a.subnet_of(b):  # type: ignore[arg-type]
+    if within(a, b):
         return []
     return list(a.address_exclude(b))  # type: ignore[arg-type]
 
@@ -195,7 +196,7 @@ def _net_minus(a: Network, b: Network) -> list[Network]:
 def _intersect(a: Network, b: Network) -> Network | None:
     if a.version != b.version or not a.overlaps(b):
         return None
-    return a if a.subnet_of(b) else b  # type: ignore[arg-type]
+    return a if within(a, b) else b
 
 
 def subtract_access(access: Access, taken: Iterable[Access]) -> list[Access]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..addresses import Network
-from ..endpoints import CONTROL_PLANE, ETCD, WORKER
+from ..endpoints import ETCD, WORKER, Role
 from ..topology import Cluster, Topology
 from .settings import NsxSettings, VSphereSettings
 
@@ -33,7 +33,7 @@ class Condition:
         }
 
 
-def role_conditions(cluster: Cluster, role: str, nsx: NsxSettings) -> tuple[Condition, ...]:
+def role_conditions(cluster: Cluster, role: Role, nsx: NsxSettings) -> tuple[Condition, ...]:
     """The VM conditions of a role group, when its membership is ``tag`` or ``vmName``."""
     how = nsx.membership_of(role)
     if how == "tag":
@@ -45,14 +45,6 @@ def role_conditions(cluster: Cluster, role: str, nsx: NsxSettings) -> tuple[Cond
         if role == WORKER:
             return tuple(Condition(key="Name", operator="STARTSWITH", value=f"{cluster.name}-{g.name}-") for g in cluster.worker_groups)
     return ()
-
-
-def role_addresses(cluster: Cluster, role: str) -> tuple[Network, ...]:
-    if role == CONTROL_PLANE:
-        return cluster.control_plane.addresses
-    if role == ETCD:
-        return cluster.etcd
-    return cluster.workers
 
 
 def condition_addresses(topology: Topology, settings: VSphereSettings) -> dict[tuple[str, str, str], tuple[Network, ...]]:
@@ -67,5 +59,5 @@ def condition_addresses(topology: Topology, settings: VSphereSettings) -> dict[t
                     out[(c.key, c.operator, c.value.lower())] = g.machines.addresses
             else:
                 for c in conditions:
-                    out[(c.key, c.operator, c.value.lower())] = role_addresses(cluster, role)
+                    out[(c.key, c.operator, c.value.lower())] = cluster.addresses_of(role)
     return out

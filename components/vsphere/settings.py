@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..endpoints import CONTROL_PLANE, ETCD, NODE_ROLES, WORKER
 from ..reader import Reader, key_join
 from ..topology import Topology
 
@@ -23,7 +24,7 @@ Auth = Literal["session", "basic"]
 # The DFW evaluates categories in this order (NSX Policy API, SecurityPolicy.category).
 CATEGORIES = ("Ethernet", "Emergency", "Infrastructure", "Environment", "Application")
 MEMBERSHIPS: tuple[Membership, ...] = ("ipset", "tag", "vmName")
-ROLE_KEYS = ("control-plane", "etcd", "worker")
+ROLE_KEYS = NODE_ROLES  # the keys of nsx.membership as a mapping
 MAX_POLICY_SEQUENCE = 999_999  # SecurityPolicy.sequence_number is 0-999,999
 
 _TAG_KEYS = ("enabled", "category", "description")
@@ -266,9 +267,9 @@ def _membership(value: Any, key: str, r: Reader, topology: Topology) -> dict[str
         for role in ROLE_KEYS:
             if role in value:
                 chosen[role] = r.choice(value[role], key_join(key, role), MEMBERSHIPS, default="ipset") or "ipset"  # type: ignore[assignment]
-        if chosen.get("control-plane") == "vmName":
+        if chosen.get(CONTROL_PLANE) == "vmName":
             r.problem(
-                key_join(key, "control-plane"),
+                key_join(key, CONTROL_PLANE),
                 "vmName cannot select control-plane VMs: EKS-A names them <cluster>-xxxxx, with no role marker",
                 "use ipset (default) or tag for the control plane",
             )
@@ -291,13 +292,13 @@ def _check_vm_names(topology: Topology, key: str, chosen: Mapping[str, str], r: 
                     f"VM names of cluster {other!r} start with {cluster.name + '-'!r}, so name conditions of {cluster.name!r} would match them",
                     "rename one cluster, or use ipset or tag membership",
                 )
-        if chosen.get("worker") == "vmName" and len(cluster.worker_groups) > 5:
+        if chosen.get(WORKER) == "vmName" and len(cluster.worker_groups) > 5:
             r.problem(
-                key_join(key, "worker"),
+                key_join(key, WORKER),
                 f"cluster {cluster.name!r} has {len(cluster.worker_groups)} worker groups; an NSX group holds at most 5 conditions",
                 "use ipset or tag membership for workers",
             )
-        if cluster.external_etcd is not None and "vmName" in (chosen.get("worker"), chosen.get("etcd")):
+        if cluster.external_etcd is not None and "vmName" in (chosen.get(WORKER), chosen.get(ETCD)):
             for g in cluster.worker_groups:
                 if g.name == "etcd" or g.name.startswith("etcd-"):
                     r.problem(

@@ -4,6 +4,9 @@ Each cluster's policy applies to its VMs and decides what reaches them: the node
 control-plane VIP, which NSX sees as a destination address on a control-plane VM's vNIC. Its rules apply
 inbound only: what the VMs send to peers is left to the rest of the DFW and the network. vCenter tags decide
 nothing. With ``vsphere.nsx.enabled: false`` no policy exists.
+
+Pods: the objects see packets between machines only (a pod reaching its own node never leaves it; one reaching
+another node is masqueraded or GENEVE-encapsulated), so this platform's flows carry no ``pods-on-node``.
 """
 
 from __future__ import annotations

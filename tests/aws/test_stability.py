@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from components.engine import ProgramRun
-from tests.aws.configs import SECRETS, config, region_config
+from tests.environments import AWS_REGION, AWS_SECRETS, JENKINS, PROD_LOAD_BALANCER, edit_cluster, environment, merge
 from tests.helpers import plan_config
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
@@ -21,8 +21,13 @@ SG = "aws:ec2/securityGroup:SecurityGroup"
 SG_REPLACE_KEYS = ("name", "namePrefix", "description", "vpcId")
 
 
+def _snow(**overrides: Any) -> dict[str, Any]:
+    """The snow environment, with an API load balancer in front of prod's control plane (its rules must be stable too)."""
+    return edit_cluster(environment("snow", **overrides), "prod", **PROD_LOAD_BALANCER)
+
+
 def _run(cfg: dict[str, Any]) -> ProgramRun:
-    return plan_config(cfg, secrets=SECRETS).run
+    return plan_config(cfg, secrets=AWS_SECRETS).run
 
 
 def _by_urn(run: ProgramRun) -> dict[str, dict[str, Any]]:
@@ -30,18 +35,15 @@ def _by_urn(run: ProgramRun) -> dict[str, dict[str, Any]]:
 
 
 def _more_api_clients(cfg: dict[str, Any]) -> dict[str, Any]:
-    cfg["clients"]["api"] = ["172.16.0.0/24", *cfg["clients"]["api"]]  # first in the list: positions shift
-    return cfg
+    return merge(cfg, {"clients": {"api": ["172.16.0.0/24", *cfg["clients"]["api"]]}})  # first in the list: positions shift
 
 
 def _jenkins(cfg: dict[str, Any]) -> dict[str, Any]:
-    cfg["managementTools"] = {"jenkins": {"address": "10.0.5.5", "clients": ["10.0.5.0/24"]}}
-    return cfg
+    return merge(cfg, {"managementTools": JENKINS})
 
 
 def _more_ssh_clients(cfg: dict[str, Any]) -> dict[str, Any]:
-    cfg["clients"]["ssh"] = ["10.0.8.0/24", *cfg["clients"]["ssh"]]
-    return cfg
+    return merge(cfg, {"clients": {"ssh": ["10.0.8.0/24", *cfg["clients"]["ssh"]]}})
 
 
 CHANGES = {"one-more-api-range": _more_api_clients, "jenkins-enabled": _jenkins, "one-more-ssh-range": _more_ssh_clients}
@@ -50,7 +52,7 @@ CHANGES = {"one-more-api-range": _more_api_clients, "jenkins-enabled": _jenkins,
 @pytest.mark.parametrize("change", sorted(CHANGES))
 def test_region_change_only_adds_resources(change: str) -> None:
     # region mode creates the admin-machine group, and a Jenkins group as soon as Jenkins is enabled
-    base_cfg = region_config() if change == "jenkins-enabled" else _jenkins(region_config())
+    base_cfg = _snow(aws=AWS_REGION) if change == "jenkins-enabled" else _jenkins(_snow(aws=AWS_REGION))
     before = _by_urn(_run(base_cfg))
     after = _by_urn(_run(CHANGES[change](base_cfg)))
     assert set(before) <= set(after), f"removed or renamed: {sorted(set(before) - set(after))}"
@@ -61,8 +63,8 @@ def test_region_change_only_adds_resources(change: str) -> None:
 
 @pytest.mark.parametrize("change", sorted(CHANGES))
 def test_snow_change_replaces_no_resource(change: str) -> None:
-    base = _run(config())
-    after_run = _run(CHANGES[change](config()))
+    base = _run(_snow())
+    after_run = _run(CHANGES[change](_snow()))
     before, after = _by_urn(base), _by_urn(after_run)
     assert set(before) <= set(after), f"removed or renamed: {sorted(set(before) - set(after))}"
     for urn, inputs in before.items():
@@ -74,8 +76,8 @@ def test_snow_change_replaces_no_resource(change: str) -> None:
 
 
 def test_snow_added_client_range_changes_only_the_affected_rules() -> None:
-    before = {r.name: r.inputs for r in _run(config()).of_type(SG)}
-    after = {r.name: r.inputs for r in _run(_more_api_clients(config())).of_type(SG)}
+    before = {r.name: r.inputs for r in _run(_snow()).of_type(SG)}
+    after = {r.name: r.inputs for r in _run(_more_api_clients(_snow())).of_type(SG)}
     for name, inputs in before.items():
         assert inputs["egress"] == after[name]["egress"], name  # client ranges only ever reach ingress
         added = [b for b in after[name]["ingress"] if b not in inputs["ingress"]]
@@ -84,8 +86,8 @@ def test_snow_added_client_range_changes_only_the_affected_rules() -> None:
 
 @pytest.mark.parametrize("mode", ["snow", "region"])
 def test_order_of_lists_never_matters(mode: str) -> None:
-    cfg = config() if mode == "snow" else region_config()
-    shuffled = config() if mode == "snow" else region_config()
+    cfg = _snow() if mode == "snow" else _snow(aws=AWS_REGION)
+    shuffled = _snow() if mode == "snow" else _snow(aws=AWS_REGION)
     shuffled["clusters"] = list(reversed(shuffled["clusters"]))
     shuffled["clients"] = {k: list(reversed([*v, "172.16.0.0/24"])) for k, v in shuffled["clients"].items()}
     cfg["clients"] = {k: [*v, "172.16.0.0/24"] for k, v in cfg["clients"].items()}

@@ -11,12 +11,22 @@ import dataclasses
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, reject, settings
 
 from components.engine import Registration
-from components.errors import EksaFirewallError
+from components.errors import EksaFirewallError, QuotaError
 from components.verify import verify
-from tests.aws.configs import SECRETS, config, environments, region_config
+from tests.environments import (
+    ADMIN_MACHINE,
+    AWS_REGION,
+    AWS_SECRETS,
+    JENKINS,
+    PROD_LOAD_BALANCER,
+    edit_cluster,
+    environment,
+    environments,
+    merge,
+)
 from tests.helpers import Planned, plan_config, plan_stack
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
@@ -24,7 +34,7 @@ RULES = ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:vpc/s
 
 
 def _plan(cfg: dict[str, Any]) -> Planned:
-    return plan_config(cfg, secrets=SECRETS)
+    return plan_config(cfg, secrets=AWS_SECRETS)
 
 
 def _ok(planned: Planned) -> None:
@@ -38,36 +48,51 @@ def test_example_stacks_verify(stack: str) -> None:
     _ok(plan_stack(stack))
 
 
+ADMIN = f"{ADMIN_MACHINE}/32"
+IPV6_CLUSTER = {
+    "name": "v6",
+    "controlPlane": {"endpoint": "fd00:2::100", "addresses": ["fd00:2::/120", "10.0.2.0/28"]},
+    "workerGroups": [{"name": "md-0", "addresses": ["fd00:2::1:0/120"]}],
+}
+
+
+def snow(**overrides: Any) -> dict[str, Any]:
+    """The snow environment with ``overrides``, and an API load balancer in front of prod's control plane."""
+    return edit_cluster(environment("snow", **overrides), "prod", **PROD_LOAD_BALANCER)
+
+
+def region(**overrides: Any) -> dict[str, Any]:
+    return snow(**merge({"aws": AWS_REGION}, overrides))
+
+
 CASES = {
-    "snow-default": config(),
-    "snow-all-groups": config(
-        managementTools={"jenkins": {"address": "10.0.5.5", "clients": ["10.0.5.0/24"]}},
-        aws={"groups": {"adminMachine": True, "jenkins": True}},
+    "snow-default": snow(),
+    "snow-all-groups": snow(managementTools=JENKINS, aws={"groups": {"adminMachine": True, "jenkins": True}}),
+    "snow-cilium-off": snow(cilium=False),
+    "snow-ipv6": environment(
+        "snow",
+        adminMachine={"addresses": [ADMIN_MACHINE, "fd00:0::10"]},
+        clients={"api": ["fd00:99::/64"], "ssh": ["10.20.5.0/24", "fd00:9::/64"], "nodePort": None},
+        clusters=[IPV6_CLUSTER],
     ),
-    "snow-cilium-off": config(cilium=False),
-    "snow-ipv6": config(
-        adminMachine={"addresses": ["10.0.0.10", "fd00:0::10"]},
-        clients={"api": ["fd00:99::/64"], "ssh": ["10.0.9.0/24", "fd00:9::/64"]},
-        clusters=[
-            {
-                "name": "v6",
-                "controlPlane": {"endpoint": "fd00:2::100", "addresses": ["fd00:2::/120", "10.0.2.0/28"]},
-                "workerGroups": [{"name": "md-0", "addresses": ["fd00:2::1:0/120"]}],
-            }
-        ],
+    "snow-admin-as-ssh-client": snow(
+        clients={"ssh": [ADMIN], "api": ["10.10.0.0/24"], "nodePort": None}, aws={"groups": {"adminMachine": True}}
     ),
-    "snow-admin-as-ssh-client": config(clients={"ssh": ["10.0.0.10/32"], "api": ["10.0.0.0/24"]}, aws={"groups": {"adminMachine": True}}),
-    "snow-no-workers": config(clusters=[{"name": "solo", "controlPlane": {"endpoint": "10.0.2.100", "addresses": ["10.0.2.0/28"]}}]),
-    "snow-placement": config(aws={"placement": {"w1": ["dev-b"], "mgmt": ["dev-a"]}}),
-    "region-nodes": region_config(),
-    "region-everything": region_config(
-        managementTools={"jenkins": {"address": "10.0.5.5", "clients": ["10.0.5.0/24", "10.0.0.10/32"]}},
+    "snow-no-workers": environment(
+        "snow", clusters=[{"name": "solo", "controlPlane": {"endpoint": "10.0.2.100", "addresses": ["10.0.2.0/28"]}}]
+    ),
+    "snow-placement": snow(aws={"placement": {"prod": ["dev-b"], "mgmt": ["dev-a"]}}),
+    "region-nodes": region(),
+    "region-everything": region(
+        managementTools={"jenkins": {"address": "10.30.0.10", "clients": ["10.30.1.0/24", ADMIN]}},
         aws={"groups": {"nodes": True, "adminMachine": True, "jenkins": True}},
     ),
-    "region-bastion-only": region_config(
-        clients={"ssh": ["10.0.0.0/24"], "api": ["10.0.0.10/32"]}, aws={"groups": {"nodes": False, "adminMachine": True}}
+    "region-bastion-only": region(
+        clients={"ssh": ["10.10.0.0/24"], "api": [ADMIN], "nodePort": None}, aws={"groups": {"nodes": False, "adminMachine": True}}
     ),
-    "region-ipv6": region_config(
+    "region-ipv6": environment(
+        "snow",
+        aws=AWS_REGION,
         clusters=[
             {
                 "name": "v6",
@@ -75,7 +100,7 @@ CASES = {
                 "etcd": {"external": True, "addresses": ["fd00:2::2:0/120"]},
                 "workerGroups": [{"name": "md-0", "addresses": ["fd00:2::1:0/120", "10.0.2.16/28"]}],
             }
-        ]
+        ],
     ),
 }
 
@@ -85,14 +110,20 @@ def test_table_of_environments_verify(name: str) -> None:
     _ok(_plan(CASES[name]))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(environments(mode="snow"))
+@settings(max_examples=25)
+@given(environments("snow", aws_mode="snow"))
 def test_generated_snow_environments_verify(cfg: dict[str, Any]) -> None:
-    _ok(_plan(cfg))
+    try:
+        planned = _plan(cfg)
+    except QuotaError:
+        # Add-ons and dual-stack worker groups can ask more than Snow's 60 rules of a group: the planner refuses
+        # that with the key to summarize (tests/aws/test_planner.py); nothing is registered to verify.
+        reject()
+    _ok(planned)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(environments(mode="region"))
+@settings(max_examples=25)
+@given(environments("snow", aws_mode="region"))
 def test_generated_region_environments_verify(cfg: dict[str, Any]) -> None:
     _ok(_plan(cfg))
 
@@ -105,7 +136,7 @@ def _with_inputs(res: Registration, **inputs: Any) -> Registration:
 
 
 def test_a_missing_inline_block_is_reported() -> None:
-    planned = _plan(config(aws={"placement": {"mgmt": ["dev-a"], "w1": ["dev-b"]}}))
+    planned = _plan(snow(aws={"placement": {"mgmt": ["dev-a"], "prod": ["dev-b"]}}))
     resources = list(planned.run.resources)
     i = next(i for i, r in enumerate(resources) if r.type == SG and r.inputs.get("egress"))
     resources[i] = _with_inputs(resources[i], egress=resources[i].inputs["egress"][1:])
@@ -115,7 +146,7 @@ def test_a_missing_inline_block_is_reported() -> None:
 
 def test_device_copies_that_differ_are_refused() -> None:
     """A group on two devices: a rule missing from one copy only cannot be hidden by the other copy."""
-    planned = _plan(config())
+    planned = _plan(snow())
     resources = list(planned.run.resources)
     i = next(i for i, r in enumerate(resources) if r.type == SG and r.inputs.get("egress"))
     resources[i] = _with_inputs(resources[i], egress=resources[i].inputs["egress"][1:])
@@ -124,7 +155,7 @@ def test_device_copies_that_differ_are_refused() -> None:
 
 
 def test_a_slipped_in_cidr_is_reported_as_excess() -> None:
-    planned = _plan(config(aws={"placement": {"mgmt": ["dev-a"], "w1": ["dev-b"]}}))
+    planned = _plan(snow(aws={"placement": {"mgmt": ["dev-a"], "prod": ["dev-b"]}}))
     resources = list(planned.run.resources)
     i = next(i for i, r in enumerate(resources) if r.type == SG and r.inputs.get("ingress"))
     extra = {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["203.0.113.0/24"], "description": "x"}
@@ -135,7 +166,7 @@ def test_a_slipped_in_cidr_is_reported_as_excess() -> None:
 
 
 def test_allow_all_egress_is_reported_as_excess() -> None:
-    planned = _plan(config(aws={"placement": {"mgmt": ["dev-a"], "w1": ["dev-b"]}}))
+    planned = _plan(snow(aws={"placement": {"mgmt": ["dev-a"], "prod": ["dev-b"]}}))
     resources = list(planned.run.resources)
     i = next(i for i, r in enumerate(resources) if r.type == SG)
     everything = {"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}
@@ -156,13 +187,13 @@ def test_every_region_rule_is_necessary(name: str) -> None:
 
 
 def test_every_snow_cidr_is_necessary() -> None:
-    one_copy = {"mgmt": ["dev-a"], "w1": ["dev-b"], "adminMachine": ["dev-a"], "jenkins": ["dev-b"]}
+    one_copy = {"mgmt": ["dev-a"], "prod": ["dev-b"], "adminMachine": ["dev-a"], "jenkins": ["dev-b"]}
     planned = _plan(
-        config(
-            managementTools={"jenkins": {"address": "10.0.5.5", "clients": ["10.0.5.0/24", "10.0.0.10/32"]}},
+        snow(
+            managementTools={"jenkins": {"address": "10.30.0.10", "clients": ["10.30.1.0/24", ADMIN]}},
             # the admin machine listed by its own address: its egress is then provably needed (a covering
-            # range such as 10.0.0.0/24 would also be read as "unfiltered" and hide it)
-            clients={"ssh": ["10.0.0.10/32", "10.0.9.0/24"], "api": ["192.168.0.0/24"]},
+            # range such as 10.10.0.0/24 would also be read as "unfiltered" and hide it)
+            clients={"ssh": [ADMIN, "10.20.5.0/24"], "api": ["10.20.0.0/16"], "nodePort": None},
             aws={"groups": {"adminMachine": True, "jenkins": True}, "placement": one_copy},
         )
     )

@@ -6,6 +6,14 @@ etcd machine), one for all BMCs, one for the outside clients (one address inside
 0.0.0.0), all on one bridge that lives in its own namespace. Nothing is created in the host's own network
 namespace, and every packet goes to an address of these namespaces.
 
+Behind every Kubernetes node (control plane, worker) sits one "pod": a namespace with an address of the
+cluster's clusterNetwork.pods, wired the way Cilium delivers a pod's traffic with EKS-A's configuration
+(docs/catalog.md, "Pods"): a veth pair whose node end is named ``lxc...`` (as Cilium names a pod's host-side
+device), a /32 route to the pod through it, the node forwarding for it, and the node masquerading what the
+pod sends out of the node's own device (Cilium's iptables rule "cilium masquerade non-cluster": source in the
+pod range, not leaving on a cilium_ device). So a pod reaching its own node arrives on the node's input hook
+from the pod's address, and a pod reaching another node arrives there from its node's address.
+
 Every name starts with ``efw<pid>x<n>-``: ``Lab.close`` removes them (the tests call it from a fixture
 finalizer, also when a test fails), and ``cleanup_leftovers`` removes those of processes that are gone.
 All addresses must lie in the documentation ranges 198.51.100.0/24 and 203.0.113.0/24.
@@ -23,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,14 +101,19 @@ def cleanup_leftovers() -> list[str]:
     return removed
 
 
+POD_NAT_TABLE = "lab_pod_masquerade"  # the lab's stand-in for Cilium's masquerade rule, in the nodes with a pod
+
+
 @dataclass
 class Host:
-    name: str  # short: admin, cp1, w2, bmc, out, pxe
-    role: str  # admin-machine, control-plane, worker, etcd, bmc, outside, pxe
+    name: str  # short: admin, cp1, w2, bmc, out, pxe; a pod: its node's name and "p" (cp1p)
+    role: str  # admin-machine, control-plane, worker, etcd, bmc, outside, pxe, pod
     addresses: list[Network]  # first one is the primary
     ruleset: str | None = None
     ns: str = ""
     log: Path | None = None
+    node: str | None = None  # a pod: the name of the node it runs on
+    pods: Network | None = None  # a pod: its cluster's clusterNetwork.pods
 
 
 @dataclass
@@ -118,6 +132,15 @@ class Lab:
             if h.name == name:
                 return h
         raise KeyError(name)
+
+    def pod_on(self, node: str) -> Host | None:
+        """The pod that runs on the node called ``node`` (None: the machine runs no pod)."""
+        return next((h for h in self.hosts if h.node == node), None)
+
+    def firewall_tables(self, host: Host) -> list[str]:
+        """``nft list tables`` of a machine, without the lab's own pod masquerade table."""
+        lines = self.nft(host, "list", "tables").splitlines()
+        return [t for t in (line.strip() for line in lines) if t and not t.endswith(f" {POD_NAT_TABLE}")]
 
     def host_of(self, address: str) -> Host:
         ip = ipaddress.ip_address(address)
@@ -139,6 +162,8 @@ class Lab:
         run("ip", "-n", self.switch, "link", "add", "br0", "type", "bridge")
         run("ip", "-n", self.switch, "link", "set", "br0", "up")
         for h in self.hosts:
+            if h.role == "pod":
+                continue  # behind its node, once the node exists
             h.ns = f"{self.prefix}{h.name}"
             run("ip", "netns", "add", h.ns)
             run("ip", "-n", h.ns, "link", "set", "lo", "up")
@@ -156,6 +181,39 @@ class Lab:
             for net in LAB_NETS:
                 if net != home:
                     run("ip", "-n", h.ns, "route", "add", str(net), "dev", "eth0", "src", str(primary.network_address))
+        for pod in self.hosts:
+            if pod.role == "pod":
+                self._start_pod(pod)
+
+    def _start_pod(self, pod: Host) -> None:
+        """The pod's namespace behind its node, wired as Cilium delivers it (see the module doc)."""
+        assert pod.node is not None and pod.pods is not None
+        node = self.host(pod.node)
+        address = pod.addresses[0].network_address
+        pod.ns = f"{self.prefix}{pod.name}"
+        lxc = f"lxc{pod.name}"[:15]
+        run("ip", "netns", "add", pod.ns)
+        run("ip", "-n", pod.ns, "link", "set", "lo", "up")
+        run("ip", "-n", node.ns, "link", "add", lxc, "type", "veth", "peer", "name", "eth0", "netns", pod.ns)
+        run("ip", "-n", node.ns, "link", "set", lxc, "up")
+        run("ip", "-n", pod.ns, "link", "set", "eth0", "up")
+        run("ip", "-n", pod.ns, "addr", "add", f"{address}/32", "dev", "eth0")
+        # Everything goes to the node (Cilium: a default route through the pod's eth0; the node end answers ARP).
+        run("ip", "-n", pod.ns, "route", "add", "default", "dev", "eth0", "scope", "link")
+        run("ip", "-n", node.ns, "route", "add", f"{address}/32", "dev", lxc)
+        run("ip", "netns", "exec", node.ns, "sysctl", "-qw", f"net.ipv4.conf.{lxc}.proxy_arp=1")
+        run("ip", "netns", "exec", node.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        # Cilium (pkg/datapath/iptables/iptables.go, "cilium masquerade non-cluster"): -s <pod range> ! -d <pod range>
+        # ! -o cilium_+ -j MASQUERADE. The node's only other device here is eth0.
+        nat = (
+            f"table ip {POD_NAT_TABLE} {{\n"
+            "\tchain postrouting {\n"
+            "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+            f'\t\tip saddr {pod.pods} ip daddr != {pod.pods} oifname "eth0" masquerade\n'
+            "\t}\n"
+            "}\n"
+        )
+        run("ip", "netns", "exec", node.ns, "nft", "-f", "-", stdin=nat)
 
     def load_rulesets(self) -> None:
         for h in self.hosts:
@@ -271,8 +329,11 @@ def _client_representative(net: Network, taken: set[Network], avoid: list[Networ
 
 
 def build_hosts(topology: Topology, rulesets: dict[str, str]) -> list[Host]:
-    """The lab's machines for ``topology``, each role's machines with that role's rendered ruleset."""
+    """The lab's machines for ``topology``, each role's machines with that role's rendered ruleset, and a pod
+    behind every Kubernetes node (addresses from the start of its cluster's clusterNetwork.pods)."""
     hosts: list[Host] = []
+    pods: list[Host] = []
+    pod_addresses: dict[Network, Iterator[Network]] = {}
     for role in host_roles(topology):
         short = {"admin-machine": "admin", "control-plane": "cp", "worker": "w", "etcd": "etcd"}[role.role]
         prefix = short if role.cluster is None or len(topology.clusters) == 1 else f"{role.cluster[:4]}{short}"
@@ -283,7 +344,14 @@ def build_hosts(topology: Topology, rulesets: dict[str, str]) -> list[Host]:
             # kube-vip puts the VIPs on one control-plane node: the first.
             addresses = [machine, *(role.vips if i == 1 else ())]
             hosts.append(Host(name=name, role=role.role, addresses=addresses, ruleset=rulesets[role.key]))
+            if role.cluster is not None and role.role in ("control-plane", "worker"):
+                cidr = topology.cluster(role.cluster).pods
+                if cidr.version != 4 or not any(cidr.subnet_of(n) for n in LAB_NETS):  # type: ignore[arg-type]
+                    raise LabError(f"{role.cluster}: the lab needs clusterNetwork.pods inside {', '.join(map(str, LAB_NETS))}, not {cidr}")
+                free = pod_addresses.setdefault(cidr, (ipaddress.ip_network(a) for a in cidr.hosts()))
+                pods.append(Host(name=f"{name}p", role="pod", addresses=[next(free)], node=name, pods=cidr))
     taken = {a for h in hosts for a in h.addresses}
+    pod_ranges = [c.pods for c in topology.clusters]
     bmcs = [b.address for b in topology.endpoints.bmcs]
     if bmcs:
         hosts.append(Host(name="bmc", role="bmc", addresses=bmcs))
@@ -300,8 +368,8 @@ def build_hosts(topology: Topology, rulesets: dict[str, str]) -> list[Host]:
     stranger = next(
         ipaddress.ip_network(a)
         for a in reversed(list(LAB_NETS[1].hosts()))
-        if ipaddress.ip_network(a) not in taken and not any(a in n for n in everyone)
+        if ipaddress.ip_network(a) not in taken and not any(a in n for n in [*everyone, *pod_ranges])
     )
     hosts.append(Host(name="out", role="outside", addresses=[*outside, stranger]))
     hosts.append(Host(name="pxe", role="pxe", addresses=[]))
-    return hosts
+    return hosts + pods

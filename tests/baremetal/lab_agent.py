@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from components.baremetal.probe import probe_icmp, probe_tcp, probe_udp
+from components.probe import probe_icmp, probe_tcp, probe_udp
 
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # Linux's value; Python < 3.12 does not name it
 
@@ -83,12 +83,12 @@ def probe(items: list[dict[str, Any]], parallel: int) -> list[dict[str, Any]]:
     def one(p: dict[str, Any]) -> dict[str, Any]:
         proto, dst, port, src, timeout = p["protocol"], p["destination"], p["port"], p.get("source"), p["timeout"]
         if proto == "tcp":
-            status, ok = probe_tcp(dst, port, timeout, src)
+            outcome = probe_tcp(dst, port, timeout, src)
         elif proto == "udp":
-            status, ok = probe_udp(dst, port, timeout, src)
+            outcome = probe_udp(dst, port, timeout, src)
         else:
-            status, ok = probe_icmp(dst, port, timeout, src)
-        return {**p, "status": status, "ok": ok}
+            outcome = probe_icmp(dst, port, timeout, src)
+        return {**p, "status": outcome.detail, "ok": outcome.ok}
 
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         return list(pool.map(one, items))

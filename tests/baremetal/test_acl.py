@@ -68,3 +68,15 @@ def test_acl_refuses_other_platforms_and_writes_files(tmp_path, capsys: pytest.C
     out = tmp_path / "acl.md"
     assert main(["acl", "--stack", "baremetal-example", "--format", "markdown", "-o", str(out), "--project-dir", str(PROJECT_DIR)]) == 0
     assert out.read_text(encoding="utf-8").startswith(f"# {TITLE}")
+
+
+def test_the_pods_own_node_lines_say_no_physical_firewall_sees_them() -> None:
+    p = plan_example()
+    pods = [e for e in acl_entries(p.topology, p.flows) if e.source == "pods-on-node"]
+    assert {(e.source_cidr, e.destination, e.host_firewall) for e in pods} == {
+        ("203.0.113.128/25", "control-plane", "mgmt/control-plane"),
+        ("203.0.113.128/25", "control-plane-vip", "mgmt/control-plane"),
+        ("203.0.113.128/25", "worker", "mgmt/worker"),
+    }
+    assert all("no physical firewall sees it" in e.note for e in pods)
+    assert not any("no physical firewall" in e.note for e in acl_entries(p.topology, p.flows) if e.source != "pods-on-node")

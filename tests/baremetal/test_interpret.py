@@ -7,6 +7,7 @@ import ipaddress
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
 
 from components.baremetal import PLATFORM
 from components.baremetal.hosts import host_roles
@@ -16,6 +17,7 @@ from components.flows import Access
 from components.ports import PortRange
 from components.verify import verify
 from tests.baremetal.common import example_config, external_etcd_config, ipv6_config, plan, plan_example, workload_cluster_config
+from tests.environments import edit_cluster, environments, merge
 from tests.helpers import Planned
 
 
@@ -25,9 +27,8 @@ def _with_reject(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def _with_lb_and_jenkins(cfg: dict[str, Any]) -> dict[str, Any]:
-    cfg["clusters"][0]["controlPlane"]["loadBalancer"] = {"address": "203.0.113.5", "port": 443}
-    cfg["managementTools"] = {"jenkins": {"address": "203.0.113.6", "clients": ["203.0.113.128/26"]}}
-    return cfg
+    cfg = merge(cfg, {"managementTools": {"jenkins": {"address": "203.0.113.6", "clients": ["203.0.113.128/26"]}}})
+    return edit_cluster(cfg, "mgmt", controlPlane={"loadBalancer": {"address": "203.0.113.5", "port": 443}})
 
 
 def _older(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -57,12 +58,21 @@ def test_verify_example_stack() -> None:
     p = plan_example()
     report = verify(p.topology, p.flows, p.run.resources)
     assert report.ok, report.to_json()
-    assert len(report.required) == 206
+    assert len(report.required) == 225
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_verify_variants(variant: str) -> None:
     p = plan(VARIANTS[variant]())
+    report = verify(p.topology, p.flows, p.run.resources)
+    assert report.ok, report.to_json()
+    assert report.required
+
+
+@settings(max_examples=25)
+@given(environments("baremetal"))
+def test_generated_environments_verify(cfg: dict[str, Any]) -> None:
+    p = plan(cfg)
     report = verify(p.topology, p.flows, p.run.resources)
     assert report.ok, report.to_json()
     assert report.required
@@ -138,9 +148,9 @@ def test_what_the_commands_carry_must_be_the_registered_ruleset() -> None:
 
 def _host(key: str) -> Any:
     from components.topology import parse_topology
-    from tests.helpers import _read_file
+    from tests.helpers import read_file
 
-    return next(h for h in host_roles(parse_topology(example_config(), read_file=_read_file)) if h.key == key)
+    return next(h for h in host_roles(parse_topology(example_config(), read_file=read_file)) if h.key == key)
 
 
 def _chain(*rules: str) -> str:

@@ -1,9 +1,12 @@
 """Real packets: the rendered rulesets loaded with the real `nft` in network namespaces (tests/baremetal/lab.py).
 
-For the example stack and its external-etcd variant: every required flow connects (TCP: the echo comes back),
-is delivered (UDP: the echo comes back; DHCP from 0.0.0.0: the listener logged it) or answers (ICMP echo), and
-every probe of a grid of non-required (source, destination, port) combinations is blocked. Needs root, `ip`
-and `nft`: without them these tests fail with the reason (CI runs as root and installs both).
+For the example stack (metrics-server enabled), its external-etcd variant and a variant without add-ons: every
+required flow connects (TCP: the echo comes back), is delivered (UDP: the echo comes back; DHCP from 0.0.0.0:
+the listener logged it) or answers (ICMP echo), and every probe of a grid of non-required (source, destination,
+port) combinations is blocked. The pods behind the nodes are in both: a flow from ``pods-on-node`` is probed from
+the pod on the destination node, and a pod's probe of another node is judged by what that node sees of it, its
+node's address (masquerade). The lab tier (marked ``lab``): needs root, `ip` and `nft`, and without them these tests fail with the
+reason (CI runs as root and installs both); ``pytest -m "not lab"`` leaves them out.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import yaml
 from components.flows import Access, expand
 from components.ports import PortRange
 from tests.baremetal.common import example_config, external_etcd_config, plan, registered_rulesets
-from tests.baremetal.lab import PROJECT_DIR, Host, Lab, LabError, build_hosts, require_lab
+from tests.baremetal.lab import PROJECT_DIR, Host, Lab, build_hosts
 from tests.helpers import PROJECT, Planned
+
+pytestmark = pytest.mark.lab
 
 # Ports probed on every protected machine besides the required ones: the brief's sensitive ports
 # (controller-manager, scheduler, etcd, kubelet, SSH) and every port of the bare-metal and Cilium rows.
@@ -39,23 +44,37 @@ def _ends(r: PortRange) -> list[int]:
     return sorted({r.lo, r.hi})
 
 
-def _lab_address(lab: Lab, net: Any) -> tuple[Host, str] | None:
-    """A lab machine with an address inside ``net`` (the machine itself for a /32)."""
+def _lab_address(lab: Lab, net: Any, *, pods: bool = False) -> tuple[Host, str] | None:
+    """A lab machine (with ``pods``: a pod) with an address inside ``net`` (the machine itself for a /32)."""
     for h in lab.hosts:
+        if (h.role == "pod") != pods:
+            continue
         for a in h.addresses:
             if a.version == net.version and a.subnet_of(net):
                 return h, str(a.network_address)
     return None
 
 
+def _pod_source(lab: Lab, flow_source: str, destination: Host) -> tuple[Host, str] | None:
+    """The pod a ``pods-on-node`` access is probed from: the one on the destination machine (a pod on another node
+    would arrive masqueraded: that is the nodes' flow, not this one)."""
+    if flow_source != "pods-on-node":
+        return None
+    pod = lab.pod_on(destination.name)
+    assert pod is not None, f"the lab runs no pod on {destination.name}"
+    return pod, str(pod.addresses[0].network_address)
+
+
 def required_probes(lab: Lab, planned: Planned) -> dict[str, list[dict[str, Any]]]:
     batches: dict[str, list[dict[str, Any]]] = {h.name: [] for h in lab.hosts}
+    pod_ranges = {c.pods for c in planned.topology.clusters}
     for a in sorted(expand(planned.topology, planned.flows.flows)):
         if a.source == ipaddress.ip_network("0.0.0.0/32"):
             continue  # DHCPDISCOVER: test_dhcp_broadcast_from_unaddressed_machine
-        src = _lab_address(lab, a.source)
         dst = _lab_address(lab, a.destination)
-        assert src is not None and dst is not None, f"the lab has no machine for {a}"
+        assert dst is not None, f"the lab has no machine for {a}"
+        src = _pod_source(lab, "pods-on-node", dst[0]) if a.source in pod_ranges else _lab_address(lab, a.source)
+        assert src is not None, f"the lab has no machine for {a}"
         if src[0] is dst[0]:
             continue  # a machine talking to itself goes through lo
         for port in _ends(a.ports):
@@ -80,13 +99,15 @@ def blocked_probes(lab: Lab, planned: Planned) -> dict[str, list[dict[str, Any]]
         sources = src_host.addresses if src_host.role == "outside" else src_host.addresses[:1]
         for s in sources:
             for dst_host in protected:
-                if dst_host is src_host:
-                    continue
+                if dst_host is src_host or dst_host.name == src_host.node:
+                    continue  # a pod's own node: test_a_pod_reaches_only_what_its_node_grants_it
                 for d in dst_host.addresses:
                     grid = [("tcp", p) for p in SAMPLE_TCP] + [("udp", p) for p in SAMPLE_UDP] + [("icmp", 8)]
                     for proto, port in grid:
                         src_ip, dst_ip = str(s.network_address), str(d.network_address)
-                        if not _required(accesses, src_ip, dst_ip, proto, port):
+                        # What the destination sees: a pod on another node arrives with its node's address.
+                        seen = str(lab.host(src_host.node).addresses[0].network_address) if src_host.node else src_ip
+                        if not _required(accesses, seen, dst_ip, proto, port):
                             batches[src_host.name].append(
                                 {"protocol": proto, "source": src_ip, "destination": dst_ip, "port": port, "timeout": BLOCKED_TIMEOUT}
                             )
@@ -94,10 +115,6 @@ def blocked_probes(lab: Lab, planned: Planned) -> dict[str, list[dict[str, Any]]
 
 
 def _lab_for(planned: Planned) -> Iterator[Lab]:
-    try:
-        require_lab()
-    except LabError as exc:
-        pytest.fail(str(exc), pytrace=False)
     lab = Lab(build_hosts(planned.topology, registered_rulesets(planned)))
     try:
         lab.start()
@@ -109,18 +126,25 @@ def _lab_for(planned: Planned) -> Iterator[Lab]:
             {p for a in expand(planned.topology, planned.flows.flows) if a.protocol == "udp" for p in _ends(a.ports)} | set(SAMPLE_UDP)
         )
         for h in lab.hosts:
-            if h.role not in ("outside", "pxe"):
+            if h.role not in ("outside", "pxe", "pod"):
                 lab.listen(h, tcp, udp)
         yield lab
     finally:
         lab.close()
 
 
-VARIANTS = {"example": example_config, "external-etcd": external_etcd_config}
+def _without_addons() -> dict[str, Any]:
+    cfg = example_config()
+    for c in cfg["clusters"]:
+        c.pop("addons", None)
+    return cfg
+
+
+VARIANTS = {"example": example_config, "external-etcd": external_etcd_config, "no-addons": _without_addons}
 
 
 @pytest.fixture(scope="module", params=sorted(VARIANTS))
-def planned_lab(request: pytest.FixtureRequest) -> Iterator[tuple[Planned, Lab]]:
+def planned_lab(request: pytest.FixtureRequest, lab_host: None) -> Iterator[tuple[Planned, Lab]]:
     config = VARIANTS[request.param]()
     planned = plan(config)
     for lab in _lab_for(planned):
@@ -145,8 +169,8 @@ def test_lab_has_the_rulesets_loaded(planned_lab: tuple[Planned, Lab]) -> None:
     for h in lab.hosts:
         if h.ruleset is None:
             continue
-        listing = lab.nft(h, "list", "tables")
-        assert listing.strip() == "table inet eksa_firewall", f"{h.name}: {listing}"
+        listing = lab.firewall_tables(h)
+        assert listing == ["table inet eksa_firewall"], f"{h.name}: {listing}"
         assert "policy drop" in lab.nft(h, "list", "chain", "inet", "eksa_firewall", "input")
     # Loading the same file again replaces the table instead of failing or duplicating it (idempotent).
     cp = next(h for h in lab.hosts if h.role == "control-plane")
@@ -227,8 +251,8 @@ def test_probe_command_in_the_lab(planned_lab: tuple[Planned, Lab]) -> None:
     ok = lab.exec_python(worker, *cmd)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     doc = json.loads(ok.stdout)
-    assert doc["ok"] is True and doc["warnings"] == []
-    statuses = {(r["address"], r["protocol"], r["port"]): r["status"] for r in doc["results"]}
+    assert doc["schema"] == "eksa-firewall/probe/v1" and doc["ok"] is True and doc["warnings"] == []
+    statuses = {(r["destination_address"], r["protocol"], r["port"]): r["detail"] for r in doc["checks"]}
     assert statuses[("198.51.100.101", "tcp", 6443)] == "open"
     assert statuses[("198.51.100.100", "tcp", 42113)] == "open"
 
@@ -239,10 +263,10 @@ def test_probe_command_in_the_lab(planned_lab: tuple[Planned, Lab]) -> None:
         blocked = lab.exec_python(worker, *cmd)
         assert blocked.returncode == 1, blocked.stdout + blocked.stderr
         doc = json.loads(blocked.stdout)
-        failed = {(r["address"], r["port"]) for r in doc["results"] if r["ok"] is False}
+        failed = {(r["destination_address"], r["port"]) for r in doc["checks"] if r["ok"] is False}
         assert failed == {(str(h.addresses[0].network_address), 6443) for h in cps} | {("198.51.100.101", 6443)}
         table = lab.exec_python(worker, *cmd[:-2])
-        assert table.returncode == 1 and "FAILED" in table.stdout and "blocked" in table.stdout
+        assert table.returncode == 1 and "FAILED" in table.stdout and "BLOCKED" in table.stdout
     finally:
         lab.load_rulesets()
 
@@ -265,3 +289,57 @@ def test_the_lab_sees_a_leak(planned_lab: tuple[Planned, Lab]) -> None:
         assert lab.probe(lab.host("out"), [{**probe, "timeout": RETRY_TIMEOUT}])[0]["status"] == "open"
     finally:
         lab.load_rulesets()
+
+
+def _grid_from(pod: Host, target: Host) -> list[dict[str, Any]]:
+    src = str(pod.addresses[0].network_address)
+    grid = [("tcp", p) for p in SAMPLE_TCP] + [("udp", p) for p in SAMPLE_UDP] + [("icmp", 8)]
+    return [
+        {"protocol": proto, "source": src, "destination": str(d.network_address), "port": port, "timeout": BLOCKED_TIMEOUT}
+        for d in target.addresses
+        for proto, port in grid
+    ]
+
+
+def test_a_pod_reaches_only_what_its_node_grants_it(planned_lab: tuple[Planned, Lab]) -> None:
+    """A pod reaching its own node arrives from its pod address (the node routes it locally): it gets exactly the
+    ``pods-on-node`` accesses (the API server on a control-plane node; the kubelet with metrics-server), nothing more."""
+    planned, lab = planned_lab
+    accesses = expand(planned.topology, planned.flows.flows)
+    pods = [h for h in lab.hosts if h.role == "pod"]
+    assert {lab.host(p.node or "").role for p in pods} == {"control-plane", "worker"}
+    batches = {p.name: _grid_from(p, lab.host(p.node or "")) for p in pods}
+    results = lab.probe_many(batches)
+    wrong = [
+        f"{r['from']} {r['source']} -> {r['destination']} {r['protocol']}/{r['port']}: {r['status']}"
+        for r in results
+        if (r["status"] in PASS[r["protocol"]]) != _required(accesses, r["source"], r["destination"], r["protocol"], r["port"])
+    ]
+    assert not wrong, "\n".join(wrong)
+    opened = {(lab.host_of(r["destination"]).role, r["port"]) for r in results if r["status"] in PASS[r["protocol"]]}
+    assert ("control-plane", 6443) in opened
+    scraping = "metrics-server" in planned.topology.clusters[0].addons
+    assert (("control-plane", 10250) in opened) == (("worker", 10250) in opened) == scraping
+
+
+def test_a_pod_on_a_worker_scrapes_other_kubelets_only_with_metrics_server(planned_lab: tuple[Planned, Lab]) -> None:
+    """The pod behind w1 reaches the API server of every control-plane node (masqueraded to w1's address: the
+    nodes' flow) and, only when the cluster lists metrics-server, the kubelet of every other node."""
+    planned, lab = planned_lab
+    pod = lab.pod_on("w1")
+    assert pod is not None
+    others = [h for h in lab.hosts if h.role in ("control-plane", "worker") and h.name != "w1"]
+    src = str(pod.addresses[0].network_address)
+    probes = [
+        {"protocol": "tcp", "source": src, "destination": str(h.addresses[0].network_address), "port": port, "timeout": RETRY_TIMEOUT}
+        for h in others
+        for port in (6443, 10250)
+        if port == 10250 or h.role == "control-plane"
+    ]
+    status = {(lab.host_of(r["destination"]).name, r["port"]): r["status"] for r in lab.probe(pod, probes)}
+    scraping = "metrics-server" in planned.topology.clusters[0].addons
+    assert {k: v for k, v in status.items() if k[1] == 6443} == {(h.name, 6443): "open" for h in others if h.role == "control-plane"}
+    kubelets = {k: v for k, v in status.items() if k[1] == 10250}
+    assert len(kubelets) == len(others) >= 3
+    assert all((v == "open") == scraping for v in kubelets.values()), kubelets
+    assert all(v == "open" or v.startswith("blocked") for v in kubelets.values()), kubelets

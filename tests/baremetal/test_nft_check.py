@@ -1,5 +1,6 @@
 """`nft -c` (check mode: parsed and validated by the kernel, never committed) on every ruleset the example
-stacks render, and on the variants the other tests use. Needs root and nft; fails with the reason otherwise."""
+stacks render, and on the variants the other tests use. The lab tier (marked ``lab``): needs root and nft, and fails
+with the reason otherwise."""
 
 from __future__ import annotations
 
@@ -17,15 +18,12 @@ from tests.baremetal.common import (
     registered_rulesets,
     workload_cluster_config,
 )
-from tests.baremetal.lab import LabError, require_lab
+from tests.environments import merge
 from tests.helpers import PROJECT, PROJECT_DIR, plan_stack
 
 
 def _nft_check(text: str) -> subprocess.CompletedProcess[str]:
-    try:
-        require_lab()
-    except LabError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    """The kernel's verdict on ``text`` (a test calling this asks for the ``lab_host`` fixture)."""
     return subprocess.run(["nft", "-c", "-f", "-"], input=text, capture_output=True, text=True, timeout=30, check=False)
 
 
@@ -42,8 +40,9 @@ def test_there_is_an_example_stack() -> None:
     assert "baremetal-example" in _baremetal_stacks()
 
 
+@pytest.mark.lab
 @pytest.mark.parametrize("stack", _baremetal_stacks())
-def test_every_example_stack_ruleset_passes_nft_check(stack: str) -> None:
+def test_every_example_stack_ruleset_passes_nft_check(stack: str, lab_host: None) -> None:
     rulesets = registered_rulesets(plan_stack(stack))
     assert rulesets
     for key, text in rulesets.items():
@@ -52,22 +51,22 @@ def test_every_example_stack_ruleset_passes_nft_check(stack: str) -> None:
 
 
 def _reject(cfg: dict) -> dict:
-    cfg["baremetal"] = {"defaultAction": "reject", "table": "fw2"}
-    cfg["eksaVersion"] = "v0.21"
-    return cfg
+    return merge(cfg, {"baremetal": {"defaultAction": "reject", "table": "fw2"}, "eksaVersion": "v0.21"})
 
 
+@pytest.mark.lab
 @pytest.mark.parametrize(
     "make",
     [external_etcd_config, workload_cluster_config, ipv6_config, lambda: _reject(example_config())],
     ids=["external-etcd", "workload-cluster", "ipv6", "reject-v0.21"],
 )
-def test_variant_rulesets_pass_nft_check(make: object) -> None:
+def test_variant_rulesets_pass_nft_check(make: object, lab_host: None) -> None:
     for key, text in registered_rulesets(plan(make())).items():  # type: ignore[operator]
         proc = _nft_check(text)
         assert proc.returncode == 0, f"{key}: {proc.stderr}"
 
 
-def test_nft_check_does_reject_a_broken_ruleset() -> None:
+@pytest.mark.lab
+def test_nft_check_does_reject_a_broken_ruleset(lab_host: None) -> None:
     text = registered_rulesets(plan_example())["mgmt/worker"].replace("tcp dport 22 accept", "tcp dport 70000 accept")
     assert _nft_check(text).returncode != 0

@@ -11,11 +11,11 @@ from components.baremetal.settings import parse_settings
 from components.flows import build_flows, endpoint_addresses
 from components.topology import parse_topology
 from tests.baremetal.common import example_config, external_etcd_config, ipv6_config, workload_cluster_config
-from tests.helpers import _read_file
+from tests.helpers import read_file
 
 
 def rendered(cfg: dict) -> dict[str, str]:
-    topology = parse_topology(cfg, read_file=_read_file)
+    topology = parse_topology(cfg, read_file=read_file)
     specs = plan_rulesets(topology, build_flows(topology), parse_settings(topology))
     return {s.host.key: render(s) for s in specs}
 
@@ -63,16 +63,19 @@ def test_worker_ruleset() -> None:
     worker = rules(rendered(example_config())["mgmt/worker"])[3:]
     assert worker == [
         'ip saddr @control_plane_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 icmp type echo-request accept comment "mgmt: control-plane -> worker (cilium-icmp-echo)"',
-        'ip saddr @control_plane_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 tcp dport { 4240, 10250, 30000-32767 } accept comment "mgmt: control-plane -> worker (cilium-health, worker-kubelet, worker-nodeport)"',
+        'ip saddr @control_plane_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 tcp dport { 4240, 10250, 30000-32767 } accept comment "mgmt: control-plane -> worker (cilium-health, metrics-server-kubelet, worker-kubelet, worker-nodeport)"',
         'ip saddr @control_plane_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 udp dport 6081 accept comment "mgmt: control-plane -> worker (cilium-geneve)"',
         'ip saddr @nodeport_clients_v4 ip daddr @worker_at_mgmt_v4 tcp dport 30000-32767 accept comment "mgmt: nodeport-clients -> worker (worker-nodeport)"',
+        # The example enables metrics-server: a worker's own pods reach its kubelet from their pod addresses.
+        'ip saddr @pods_on_node_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 tcp dport 10250 accept comment "mgmt: pods-on-node -> worker (metrics-server-kubelet)"',
         'ip saddr @ssh_clients_v4 ip daddr @worker_at_mgmt_v4 tcp dport 22 accept comment "mgmt: ssh-clients -> worker (worker-ssh)"',
         'ip saddr @worker_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 icmp type echo-request accept comment "mgmt: worker -> worker (cilium-icmp-echo)"',
-        'ip saddr @worker_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 tcp dport { 4240, 30000-32767 } accept comment "mgmt: worker -> worker (cilium-health, worker-nodeport)"',
+        'ip saddr @worker_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 tcp dport { 4240, 10250, 30000-32767 } accept comment "mgmt: worker -> worker (cilium-health, metrics-server-kubelet, worker-nodeport)"',
         'ip saddr @worker_at_mgmt_v4 ip daddr @worker_at_mgmt_v4 udp dport 6081 accept comment "mgmt: worker -> worker (cilium-geneve)"',
     ]
     text = rendered(example_config())["mgmt/worker"]
     assert "elements = { 198.51.100.21, 198.51.100.22 }" in text  # from the hardware CSV's type=worker machines
+    assert "elements = { 203.0.113.128/25 }" in text  # pods_on_node_at_mgmt_v4: the cluster's clusterNetwork.pods
 
 
 def test_dhcp_from_unaddressed_machines_also_accepts_the_broadcast() -> None:
@@ -96,7 +99,7 @@ def test_workload_cluster_reaches_tinkerbell_on_the_management_control_plane() -
         for line in mgmt_cp
     )
     assert not any("tinkerbell_vip" in line for line in rules(r["prod/control-plane"]))
-    roles = {h.key: h for h in host_roles(parse_topology(workload_cluster_config(), read_file=_read_file))}
+    roles = {h.key: h for h in host_roles(parse_topology(workload_cluster_config(), read_file=read_file))}
     assert [str(v) for v in roles["mgmt/control-plane"].vips] == ["198.51.100.100/32", "198.51.100.101/32"]
     assert [str(v) for v in roles["prod/control-plane"].vips] == ["198.51.100.151/32"]
 
@@ -123,6 +126,6 @@ def test_rendering_is_deterministic() -> None:
 def test_cluster_independent_endpoints_really_are() -> None:
     # The planner names these endpoints' sets without the cluster and builds each set once for all clusters:
     # that is only right while their addresses do not depend on the cluster.
-    topology = parse_topology(workload_cluster_config(), read_file=_read_file)
+    topology = parse_topology(workload_cluster_config(), read_file=read_file)
     for endpoint in GLOBAL_ENDPOINTS:
         assert len({endpoint_addresses(topology, c, endpoint) for c in topology.clusters}) == 1, endpoint

@@ -8,7 +8,8 @@ from components.baremetal.settings import ApplySettings, BareMetalSettings, pars
 from components.errors import ConfigError
 from components.topology import parse_topology
 from tests.baremetal.common import example_config
-from tests.helpers import _read_file
+from tests.environments import edit_worker_group
+from tests.helpers import read_file
 
 
 def _settings(section: Any, **changes: Any) -> BareMetalSettings:
@@ -17,7 +18,7 @@ def _settings(section: Any, **changes: Any) -> BareMetalSettings:
         cfg.pop("baremetal", None)
     else:
         cfg["baremetal"] = section
-    return parse_settings(parse_topology(cfg, read_file=_read_file))
+    return parse_settings(parse_topology(cfg, read_file=read_file))
 
 
 def _problems(section: Any, **changes: Any) -> str:
@@ -64,16 +65,15 @@ def test_bad_settings_name_the_key_and_the_fix(section: Any, expected: str) -> N
 
 
 def test_apply_needs_one_address_per_machine() -> None:
-    cfg = example_config()
-    cfg["clusters"][0]["workerGroups"] = [{"name": "md-0", "addresses": ["198.51.100.64/28"]}]
+    cfg = edit_worker_group(example_config(), "mgmt", "md-0", hardwareSelector=None, addresses=["198.51.100.64/28"])
     cfg["baremetal"] = {"apply": {"enabled": True}}
     with pytest.raises(ConfigError) as err:
-        parse_settings(parse_topology(cfg, read_file=_read_file))
+        parse_settings(parse_topology(cfg, read_file=read_file))
     assert "baremetal.apply.enabled: needs one address per machine, but these are ranges: mgmt workerGroups 198.51.100.64/28" in str(
         err.value
     )
     cfg["baremetal"] = {"apply": {"enabled": False}}
-    assert parse_settings(parse_topology(cfg, read_file=_read_file)).apply is None
+    assert parse_settings(parse_topology(cfg, read_file=read_file)).apply is None
 
 
 def test_every_problem_at_once() -> None:

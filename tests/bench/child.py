@@ -5,10 +5,15 @@ Modes:
   named in ``preimport`` are imported first, untimed (their import cost is the start-up figure, not a
   per-resource cost), and the same modules are imported before the floor, so both start from the same state;
 - ``floor``: run tests/bench/floor_program (the same resources from a recorded registration list, through the
-  provider SDKs' classes, or bare with ``"floor": "bare"``), timed likewise;
+  provider SDKs' classes), timed likewise;
 - ``startup``: everything from a cold interpreter: import pulumi and the engine, plan the stack; reports the
   wall time since the interpreter started, the peak RSS and which provider SDKs ended up in ``sys.modules``.
-Both timed modes can write the registrations they recorded (``dump``) for the economy and the floor.
+
+Before the timed run the harness (not the program) collects garbage once, so that both sides start with the
+imports in the collector's oldest generation; the collector is otherwise left as Python sets it. Every mode
+reports whether the collector's settings (enabled, thresholds, frozen objects) were the same after the run as
+before it: the program must not touch them. ``dump`` writes the registrations recorded, one JSON object a line,
+with the resource options the engine's record leaves out (``record_options``), which the floor registers too.
 """
 
 from __future__ import annotations
@@ -29,8 +34,35 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 SDKS = ("pulumi_aws", "pulumi_vsphere", "pulumi_nutanix", "pulumi_command")
 
 
-def _registration(r: Any) -> dict[str, Any]:
-    return {**r.to_json(), "custom": r.custom, "provider": r.provider}
+def _registration(r: Any, options: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {**r.to_json(), "custom": r.custom, "provider": r.provider, **options.get(r.urn, {})}
+
+
+def record_options(into: dict[str, dict[str, Any]]) -> None:
+    """Have the mock engine's monitor also note, by URN, the options of each registration that its record leaves
+    out: explicit dependencies (``depends_on``; dependencies through inputs are the inputs' own), additional secret
+    outputs, delete-before-replace. The bench's own instrument of the mock engine, in every plan and floor run alike
+    (the engine converts each registration's inputs to JSON for its record anyway); the program is not touched."""
+    from components.engine import _RecordingMonitor
+
+    register = _RecordingMonitor.RegisterResource
+
+    def recording(self: Any, request: Any) -> Any:
+        response = register(self, request)
+        through_inputs = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
+        into[response.urn] = {
+            "depends_on": sorted(set(request.dependencies) - through_inputs),
+            "additional_secret_outputs": sorted(request.additionalSecretOutputs),
+            "delete_before_replace": bool(request.deleteBeforeReplace),
+        }
+        return response
+
+    setattr(_RecordingMonitor, "RegisterResource", recording)  # noqa: B010 - assigning a method: pyright refuses the attribute form
+
+
+def gc_settings() -> dict[str, Any]:
+    """What a program could change about the garbage collector."""
+    return {"enabled": gc.isenabled(), "threshold": list(gc.get_threshold()), "frozen": gc.get_freeze_count()}
 
 
 def main(request_path: str) -> None:
@@ -44,25 +76,29 @@ def main(request_path: str) -> None:
         getattr(importlib.import_module(module), "_eksa_bench_touch", None)
     from components.engine import run_program
 
+    options: dict[str, dict[str, Any]] = {}
+    record_options(options)
     if mode == "floor":
         import tests.bench.floor  # noqa: F401 - imported here, not inside the timed run
 
         program = PROJECT_DIR / "tests" / "bench" / "floor_program" / "__main__.py"
-        config = {f"{req['project']}:registrations": req["registrations"], f"{req['project']}:mode": req.get("floor", "sdk")}
+        config = {f"{req['project']}:registrations": req["registrations"]}
         secret_keys: list[str] = []
     else:
         program = PROJECT_DIR / "__main__.py"
         config = req["config"]
         secret_keys = req["secret_keys"]
     imported = time.perf_counter() - imports_before
-    gc.collect()
-    gc_time = [0.0, 0, 0.0]  # seconds in the collector, collections, start of the current one
+    if mode != "startup":
+        gc.collect()
+    gc_before = gc_settings()
+    gc_time = [0.0, 0, 0.0]  # CPU seconds in the collector, collections, start of the current one
 
     def gc_clock(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
-            gc_time[2] = time.perf_counter()
+            gc_time[2] = time.process_time()
         else:
-            gc_time[0] += time.perf_counter() - gc_time[2]
+            gc_time[0] += time.process_time() - gc_time[2]
             gc_time[1] += 1
 
     gc.callbacks.append(gc_clock)
@@ -70,8 +106,10 @@ def main(request_path: str) -> None:
     run = run_program(program, project=req["project"], stack=req["stack"], config=config, secret_keys=secret_keys)
     t2, cpu1 = time.perf_counter(), time.process_time()
     gc.callbacks.remove(gc_clock)
+    gc_after = gc_settings()
     if req.get("dump"):
-        Path(req["dump"]).write_text(json.dumps([_registration(r) for r in run.resources]), encoding="utf-8")
+        lines = [json.dumps(_registration(r, options)) + "\n" for r in run.resources]
+        Path(req["dump"]).write_text("".join(lines), encoding="utf-8")
     out = {
         "mode": mode,
         "seconds": t2 - t1,
@@ -80,6 +118,8 @@ def main(request_path: str) -> None:
         "preimport_seconds": imported,
         "gc_seconds": gc_time[0],
         "gc_collections": gc_time[1],
+        "gc_untouched": gc_before == gc_after,
+        "gc_settings": gc_after,
         "resources": len(run.resources),
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "sdks": sorted(m for m in SDKS if m in sys.modules),

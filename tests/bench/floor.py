@@ -1,19 +1,19 @@
 """The SDK floor: what registering the same resources costs with the Pulumi SDK alone, without our code.
 
 ``register_all`` takes the registrations recorded from a real plan and registers them again, in the same
-order, with the same type tokens, names, inputs, parents and providers:
-
-- ``sdk`` (the floor the budget compares with): each custom resource through its provider SDK's own class
-  (``aws:ec2/securityGroup:SecurityGroup`` -> ``pulumi_aws.ec2.SecurityGroup``), the class any Pulumi program
-  must use, so the provider SDK's own per-resource work (typed arguments, output properties) is in the floor;
-  dynamic resources (``pulumi-python:dynamic/<module>:<Name>``) as ``pulumi.dynamic.Resource`` registers them,
-  with a provider that does nothing, serialized once; components and providers as ``ComponentResource`` / the SDK's ``Provider``;
-- ``bare``: every custom resource as a plain ``pulumi.CustomResource`` (no provider SDK at all), for reference.
+order, with the same type tokens, names, inputs, parents and providers: each custom resource through its
+provider SDK's own class (``aws:ec2/securityGroup:SecurityGroup`` -> ``pulumi_aws.ec2.SecurityGroup``), the
+class any Pulumi program must use, so the provider SDK's own per-resource work (typed arguments, output
+properties) is in the floor; dynamic resources (``pulumi-python:dynamic/<module>:<Name>``) as
+``pulumi.dynamic.Resource`` registers them, with a provider that does nothing, serialized once; components and
+providers as ``ComponentResource`` / the SDK's ``Provider``.
 
 Inputs keep their shape: a secret input becomes a secret Output again, and an input equal to the id of a
 resource registered earlier becomes that resource's ``id`` Output (the SDK waits on the same dependencies).
-Components call ``register_outputs({})``. Not reproduced: ``depends_on`` (not recorded; no registration of its
-own) and the stack's exports. ``tests/bench/run.py`` checks that the floor registers exactly the same
+The options the bench records besides (tests/bench/child.py ``record_options``) are given again: explicit
+dependencies (``depends_on``), additional secret outputs, delete-before-replace. Components call
+``register_outputs({})``. Not reproduced: the components' outputs and the stack's exports (what our program
+chooses to export is its own cost). ``tests/bench/run.py`` checks that the floor registers exactly the same
 (type, name, parent, inputs) as the plan it copies.
 """
 
@@ -23,8 +23,9 @@ import importlib
 import inspect
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -101,7 +102,13 @@ def _json_value(value: Any) -> Any:
         return value
 
 
-def register_all(registrations: Sequence[Mapping[str, Any]], mode: str = "sdk") -> None:
+def read_registrations(path: Path) -> Iterator[dict[str, Any]]:
+    """The registrations of a dump (one JSON object a line), each decoded when it is asked for."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        yield json.loads(line)
+
+
+def register_all(registrations: Iterable[Mapping[str, Any]]) -> None:
     by_urn: dict[str, pulumi.Resource] = {}
     ids: dict[str, pulumi.CustomResource] = {}
     components: list[pulumi.ComponentResource] = []
@@ -109,10 +116,18 @@ def register_all(registrations: Sequence[Mapping[str, Any]], mode: str = "sdk") 
         parent = by_urn.get(r["parent"] or "")
         # A provider reference is "<urn>::<id>".
         provider = by_urn.get(str(r["provider"]).rsplit("::", 1)[0]) if r.get("provider") else None
-        opts = pulumi.ResourceOptions(parent=parent, provider=provider)  # type: ignore[arg-type]
         props: dict[str, Any] = _inputs(dict(r["inputs"]), ids)
         typ: str = r["type"]
-        cls = sdk_class(typ) if mode == "sdk" and r["custom"] else None
+        cls = sdk_class(typ) if r["custom"] else None
+        # A provider SDK's class adds its own secret outputs (a Provider's keys): given again, they would be twice.
+        own_secrets = cls is not None and not typ.startswith(DYNAMIC_PREFIX)
+        opts = pulumi.ResourceOptions(
+            parent=parent,
+            provider=provider,  # type: ignore[arg-type]
+            depends_on=[by_urn[urn] for urn in r.get("depends_on") or ()] or None,
+            additional_secret_outputs=None if own_secrets else r.get("additional_secret_outputs") or None,
+            delete_before_replace=r.get("delete_before_replace") or None,
+        )
         res: pulumi.Resource
         if typ.startswith(PROVIDER_PREFIX):
             props = {k: _json_value(v) for k, v in props.items()}  # the SDK sends provider inputs JSON-encoded

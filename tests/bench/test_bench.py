@@ -1,18 +1,154 @@
-"""Fast, untimed checks of the bench's own parts: generated stacks are valid, minimums are right on small cases."""
+"""Fast, untimed checks of the bench's own parts: the budget arithmetic, the generated stacks, the minimums on
+small cases, the floor's reading of a recording. Nothing here times anything."""
 
 from __future__ import annotations
 
+import gc
 import ipaddress
+import json
+import math
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.verify import verify
+from tests.bench import child
+from tests.bench.budget import budgets, gc_importers, marginal, plan_budgets, program_files
 from tests.bench.economy import economy
-from tests.bench.floor import _camel, _snake, sdk_class
-from tests.bench.generate import CASES, case, generated_config, grow_clusters, secrets_of
-from tests.bench.run import sdk_modules
-from tests.helpers import plan_config, plan_stack
+from tests.bench.floor import _camel, _snake, read_registrations, sdk_class
+from tests.bench.generate import CASES, MAX_CLUSTERS, case, generated_config, grow_clusters, secrets_of
+from tests.bench.run import FAST_RUNS, RUNS, SLOW_RUNS, _engine_config, _same_registrations, runs_for, sdk_modules
+from tests.helpers import PROJECT, PROJECT_DIR, example_args, plan_config, plan_stack
+
+
+def _plans(ours: tuple[float, float, float], floor: tuple[float, float, float]) -> list[dict[str, Any]]:
+    return [
+        {"size": str(n), "ours_cpu_seconds": o, "floor_cpu_seconds": f, "gc_untouched": True, "floor_registers_the_same": True}
+        for n, o, f in zip((10, 50, 200), ours, floor, strict=True)
+    ]
+
+
+def test_marginal_cost_is_the_growth_of_the_plan_over_the_growth_of_the_floor() -> None:
+    assert marginal(1.0, 5.0, 1.0, 4.5) == pytest.approx(4.0 / 3.5)
+    assert marginal(0.2, 0.2, 0.1, 0.1) == math.inf  # a floor that did not grow proves nothing: the budget fails
+    assert marginal(0.2, 0.3, 0.1, 0.05) == math.inf
+
+
+def test_each_plan_budget_passes_within_its_limit_and_fails_beyond_it() -> None:
+    # floor 0.125 / 1.125 / 5.125 s: it grows by 1 s from 10 to 50 clusters, by 4 s from 50 to 200
+    def values(ours: tuple[float, float, float]) -> list[tuple[float, bool]]:
+        return [(b["value"], b["ok"]) for b in plan_budgets("x", _plans(ours, (0.125, 1.125, 5.125)))]
+
+    assert values((0.5, 1.64, 6.2)) == [(1.14, True), (1.14, True), (1.458, True)]
+    assert values((0.5, 1.66, 6.25)) == [(1.16, False), (1.147, True), (1.476, True)]  # (a) marginal cost 10 -> 50
+    assert values((0.5, 1.6, 6.3)) == [(1.1, True), (1.175, False), (1.422, True)]  # (b) linear growth 50 -> 200
+    assert values((0.6, 1.7, 6.2)) == [(1.1, True), (1.125, True), (1.511, False)]  # (c) whole plan at 50
+
+
+def test_a_case_not_timed_at_200_clusters_says_so_and_keeps_its_other_budgets() -> None:
+    plans = _plans((0.5, 1.66, 0.0), (0.125, 1.125, 0.0))[:2]
+    a, b, c = plan_budgets("aws-region", plans)
+    assert (a["value"], a["ok"], c["ok"]) == (1.16, False, True)
+    assert b.get("not_timed") and "not timed at 200 clusters" in b["value"]
+
+
+def _result(plans: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "case": "x",
+        "sdk": "pulumi_x",
+        "plans": plans,
+        "startup": {"sdks": ["pulumi_x"], "foreign_sdks": []},
+        "economy": {"10": {"worst_ratio": 1.0}},
+        "verify": {"10": {"verify_ok": True}},
+    }
+
+
+def test_the_garbage_collector_budget_fails_on_a_run_that_changed_it_or_a_module_importing_gc() -> None:
+    plans = _plans((0.2, 1.0, 4.0), (0.2, 1.0, 4.0))
+
+    def gc_budget(plans: list[dict[str, Any]], users: list[str]) -> bool:
+        return next(b["ok"] for b in budgets([_result(plans)], None, users) if "garbage collector" in b["budget"])
+
+    assert gc_budget(plans, [])
+    assert not gc_budget(plans, ["components/program.py"])
+    assert not gc_budget([{**plans[0], "gc_untouched": False}, *plans[1:]], [])
+
+
+def test_gc_importers_finds_every_way_of_importing_gc(tmp_path: Path) -> None:
+    sources = {
+        "a.py": "import gc\n",
+        "b.py": "import os, gc as collector\n",
+        "c.py": "def f():\n    from gc import freeze\n    freeze()\n",
+        "d.py": "import gcsomething\nfrom x import gc\n",
+    }
+    for name, text in sources.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    found = gc_importers(sorted(tmp_path.iterdir()))
+    assert [Path(p).name for p in found] == ["a.py", "b.py", "c.py"]
+    assert gc_importers(program_files(PROJECT_DIR)) == []  # the program leaves the collector alone
+
+
+def test_a_run_that_changes_the_collector_is_seen() -> None:
+    before = child.gc_settings()
+    gc.disable()
+    try:
+        assert child.gc_settings() != before
+    finally:
+        gc.enable()
+    assert child.gc_settings() == before
+
+
+def _recorded(program: Path, config: dict[str, str], secret_keys: list[str], monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Run ``program`` under the mock engine with the bench's option recorder, as tests/bench/child.py does."""
+    from components.engine import _RecordingMonitor, run_program
+
+    monkeypatch.setattr(_RecordingMonitor, "RegisterResource", _RecordingMonitor.RegisterResource)  # put back after the test
+    options: dict[str, dict[str, Any]] = {}
+    child.record_options(options)
+    run = run_program(program, project=PROJECT, stack="bench", config=config, secret_keys=secret_keys)
+    return [child._registration(r, options) for r in run.resources]
+
+
+def _floor_of(ours: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    dump = tmp_path / "ours.jsonl"
+    dump.write_text("".join(json.dumps(r) + "\n" for r in ours), encoding="utf-8")
+    floor_program = PROJECT_DIR / "tests" / "bench" / "floor_program" / "__main__.py"
+    return _recorded(floor_program, {f"{PROJECT}:registrations": str(dump)}, [], monkeypatch)
+
+
+@pytest.mark.parametrize("c", CASES, ids=lambda c: c.name)
+def test_the_floor_registers_what_the_plan_registered(c: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, secret_keys = _engine_config(example_args(c.stack))
+    ours = _recorded(PROJECT_DIR / "__main__.py", engine, secret_keys, monkeypatch)
+    assert _same_registrations(ours, _floor_of(ours, tmp_path, monkeypatch))
+
+
+def test_the_floor_gives_the_dependencies_and_secret_outputs_the_plan_gave(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, secret_keys = _engine_config(example_args("vsphere-example"))
+    ours = _recorded(PROJECT_DIR / "__main__.py", engine, secret_keys, monkeypatch)
+    policies = [r for r in ours if r["type"].endswith(":SecurityPolicy")]
+    assert policies and all(r["depends_on"] and r["additional_secret_outputs"] == ["password"] for r in policies)
+    cleanups = {r["urn"] for r in ours if r["type"].endswith(":Cleanup")}
+    groups = [r for r in ours if r["type"].endswith(":Group")]
+    assert groups and all(set(r["depends_on"]) <= cleanups for r in groups)  # a group waits for the sweep only
+    floor = _floor_of(ours, tmp_path, monkeypatch)
+    assert _same_registrations(ours, floor)
+    assert not _same_registrations(ours, [{**r, "depends_on": []} for r in floor])  # the check sees dependencies
+
+
+def test_short_plans_get_more_runs_and_long_ones_fewer() -> None:
+    assert (runs_for(0.05), runs_for(1.0), runs_for(30.0)) == (FAST_RUNS, RUNS, SLOW_RUNS)
+    assert FAST_RUNS > RUNS >= SLOW_RUNS >= 1
+
+
+def test_the_floor_decodes_each_recorded_registration_when_it_registers_it(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    recorded = [{"urn": "u1", "inputs": {"a": [1, 2]}}, {"urn": "u2", "inputs": {}}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in recorded), encoding="utf-8")
+    lazy = read_registrations(path)
+    assert iter(lazy) is lazy  # an iterator, not a list held by the floor program
+    assert list(lazy) == recorded
 
 
 def _registrations(planned: Any) -> list[dict[str, Any]]:
@@ -39,7 +175,27 @@ def test_grown_clusters_have_distinct_non_overlapping_ranges_and_keep_management
     assert [g.get("managedBy") for g in grown] == [None, "mgmt", None, "mgmt1", None]
     nets = [ipaddress.ip_network(g["controlPlane"]["addresses"][0]) for g in grown]
     assert all(not a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
-    assert str(nets[3]) == "10.103.2.0/28"  # cluster 3 in 10.103.0.0/16, low 16 bits kept
+    assert str(nets[3]) == "10.128.50.0/28"  # cluster 3 in 10.128.48.0/20, low 12 bits kept
+
+
+@pytest.mark.parametrize("c", CASES, ids=lambda c: c.name)
+def test_200_clusters_fit_and_never_overlap(c: Any) -> None:
+    assert MAX_CLUSTERS >= 200
+    clusters = generated_config(c, 200)["clusters"]
+    assert len({x["name"] for x in clusters}) == 200
+    nets = [ipaddress.ip_network(a) for x in clusters for a in x["controlPlane"]["addresses"]]
+    assert all(n.subnet_of(ipaddress.IPv4Network("10.128.0.0/9")) for n in nets)  # type: ignore[arg-type]
+    assert len(set(nets)) == len(nets)
+    blocks = {ipaddress.ip_network(f"{x['controlPlane']['endpoint']}/20", strict=False) for x in clusters}
+    assert len(blocks) == 200  # one /20 each
+
+
+def test_two_addresses_of_a_cluster_that_would_collide_are_refused() -> None:
+    template = {"name": "a", "controlPlane": {"endpoint": "10.20.1.100", "addresses": ["10.20.1.0/28", "10.21.1.0/28"]}}
+    with pytest.raises(ValueError, match="low 12 bits"):
+        grow_clusters([template], 1)
+    with pytest.raises(ValueError, match="/20 or smaller"):
+        grow_clusters([{"name": "b", "controlPlane": {"endpoint": "10.20.1.100", "addresses": ["10.20.0.0/19"]}}], 1)
 
 
 def test_snow_gets_devices_and_placement_only_beyond_50_groups_per_device() -> None:
@@ -58,7 +214,6 @@ def test_snow_gets_devices_and_placement_only_beyond_50_groups_per_device() -> N
 
 def test_minimums_on_the_vsphere_example() -> None:
     planned = plan_stack("vsphere-example")
-    from tests.helpers import example_args
 
     e = economy("vsphere", example_args("vsphere-example"), _registrations(planned))
     counts = {c.kind: (c.registered, c.minimum) for c in e.counts}
@@ -74,7 +229,6 @@ def _enforced(planned: Any) -> list[Any]:
 
 def test_a_duplicated_object_breaks_the_economy() -> None:
     planned = plan_stack("nutanix-example")
-    from tests.helpers import example_args
 
     regs = _registrations(planned)
     extra = next(r for r in regs if r["type"].endswith("ServiceGroupsV2"))

@@ -202,8 +202,8 @@ def test_probe_with_no_route() -> None:
     assert proc.stderr == ""
     assert proc.returncode == 1
     doc = json.loads(proc.stdout)
-    assert doc["results"] and all(r["ok"] is False and r["status"].startswith("no route") for r in doc["results"])
-    assert any(r["protocol"] == "icmp" for r in doc["results"])
+    assert doc["checks"] and all(r["ok"] is False and r["verdict"] == "no-route" for r in doc["checks"])
+    assert any(r["protocol"] == "icmp" for r in doc["checks"])
     assert any("no route from this machine" in w for w in doc["warnings"])
 
 

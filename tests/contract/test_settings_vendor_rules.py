@@ -11,7 +11,7 @@ import string
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.aws.settings import GROUP_NAME_CHARACTERS, MAX_NAME_PREFIX, MAX_TAG_KEY, MAX_TAG_VALUE
@@ -20,11 +20,10 @@ from components.errors import ConfigError
 from components.nutanix.settings import CATEGORY_FORBIDDEN, MAX_CATEGORY_LENGTH
 from components.nutanix.settings import parse_settings as parse_nutanix
 from components.topology import parse_topology
-from tests.aws.configs import config as aws_config
 from tests.contract.ec2 import text_rule
-from tests.nutanix.configs import base as nutanix_config
+from tests.environments import environment
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150)
 # Text with the characters the rules are about: letters, digits, punctuation, spaces, controls, non-ASCII.
 TEXT = st.text(alphabet=st.sampled_from(string.printable + "$äé€\u00a0\u200b"), min_size=0, max_size=140)
 
@@ -55,7 +54,7 @@ def test_aws_limits_are_the_ec2_models() -> None:
 @SETTINGS
 @given(key=TEXT, value=TEXT)
 def test_aws_tags_the_settings_accept_are_tags_ec2_accepts(key: str, value: str) -> None:
-    problems = _problems(parse_aws, aws_config(aws={"tags": {key: value}}))
+    problems = _problems(parse_aws, environment("snow", aws={"tags": {key: value}}))
     tag_key = f"aws.tags.{key}"
     if not problems:
         assert text_rule("Tag", "Key").problem(key) is None and text_rule("Tag", "Value").problem(value) is None
@@ -66,7 +65,7 @@ def test_aws_tags_the_settings_accept_are_tags_ec2_accepts(key: str, value: str)
 @SETTINGS
 @given(prefix=TEXT)
 def test_aws_name_prefixes_the_settings_accept_make_names_ec2_accepts(prefix: str) -> None:
-    cfg = aws_config(aws={"namePrefix": prefix})
+    cfg = environment("snow", aws={"namePrefix": prefix})
     problems = _problems(parse_aws, cfg)
     rule = text_rule("CreateSecurityGroupRequest", "GroupName")
     if not problems:
@@ -87,7 +86,7 @@ def test_aws_name_prefixes_the_settings_accept_make_names_ec2_accepts(prefix: st
     ids=["key-128", "value-newline", "value-257", "key-tab"],
 )
 def test_aws_hostile_tags_are_refused_with_the_key(tags: dict[str, str], key: str) -> None:
-    assert key in _problems(parse_aws, aws_config(aws={"tags": tags}))
+    assert key in _problems(parse_aws, environment("snow", aws={"tags": tags}))
 
 
 # --- Nutanix ---------------------------------------------------------------------------------------------
@@ -115,8 +114,8 @@ def test_nutanix_category_rule_is_the_prism_models() -> None:
 @SETTINGS
 @given(text=TEXT)
 def test_nutanix_category_keys_and_values_the_settings_accept_prism_accepts(text: str) -> None:
-    key_problems = _problems(parse_nutanix, nutanix_config(categoryKey=text))
-    value_problems = _problems(parse_nutanix, nutanix_config(categories={"prod": {"worker": {"value": text}}}))
+    key_problems = _problems(parse_nutanix, environment("nutanix", nutanix={"categoryKey": text}))
+    value_problems = _problems(parse_nutanix, environment("nutanix", nutanix={"categories": {"prod": {"worker": {"value": text}}}}))
     for problems, key in ((key_problems, "nutanix.categoryKey"), (value_problems, "nutanix.categories.prod.worker.value")):
         if key not in problems and text:
             assert _prism_accepts(text), f"{key}: {text!r} accepted, but Prism Central refuses it"
@@ -126,5 +125,5 @@ def test_nutanix_category_keys_and_values_the_settings_accept_prism_accepts(text
 
 @pytest.mark.parametrize("value", ['prod "cp"', "prod\ncp", "a,b", "role=cp", "$cp", "x" * 65, ""], ids=repr)
 def test_nutanix_hostile_category_values_are_refused_with_the_key(value: str) -> None:
-    problems = _problems(parse_nutanix, nutanix_config(categories={"prod": {"worker": {"value": value}}}))
+    problems = _problems(parse_nutanix, environment("nutanix", nutanix={"categories": {"prod": {"worker": {"value": value}}}}))
     assert "nutanix.categories.prod.worker.value" in problems, problems

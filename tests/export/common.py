@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from components.endpoints import NODE_LOCAL
 from components.export.aerleon import AerleonOptions, aerleon_files
 from components.flows import FlowSet, build_flows, expand
 from components.reader import Network
@@ -137,7 +138,9 @@ def required_boxes(topology: Topology, flows: FlowSet, segment: Iterable[Network
     ICMP on IPv6: the flows carry ICMP types, echo request (8) is ICMPv6 type 128 (docs/platforms/baremetal.md)."""
     segment = list(segment)
     out: list[Box] = []
-    for a in expand(topology, flows.flows):
+    # A node's own pods reaching it (pods-on-node) never leave the node: no segment's edge sees them.
+    crossing = [f for f in flows.flows if not (segment and f.source in NODE_LOCAL)]
+    for a in expand(topology, crossing):
         ports = (a.ports.lo, a.ports.hi)
         if a.protocol == "icmp" and a.source.version == 6:
             assert ports == (8, 8), a

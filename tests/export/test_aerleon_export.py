@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import difflib
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from components.cli import main
 from components.export.aerleon import MAX_COMMENT, MAX_TERM_NAME, AerleonOptions, ExportError, aerleon_files, parse_segment, paths
 from components.flows import FlowSet
 from components.topology import Topology
+from tests.environments import add_worker_group, edit_cluster, edit_worker_group, merge
 from tests.export.common import from_config, from_stack
 from tests.helpers import PROJECT_DIR
 
@@ -49,6 +49,7 @@ def test_one_network_per_endpoint_one_service_per_row_one_term_per_flow() -> Non
     endpoints = {f.source for f in flows.flows} | {f.destination for f in flows.flows}
     assert endpoints == {"admin-machine", "api-clients", "bmc", "control-plane", "control-plane-vip", "dhcp-clients"} | {
         "nodeport-clients",
+        "pods-on-node",
         "ssh-clients",
         "tinkerbell-vip",
         "worker",
@@ -56,7 +57,8 @@ def test_one_network_per_endpoint_one_service_per_row_one_term_per_flow() -> Non
     # The roles and the VIP of the cluster carry its name; the environment's endpoints do not.
     assert sorted(networks) == [
         "EKSA_ADMIN_MACHINE", "EKSA_API_CLIENTS", "EKSA_BMC", "EKSA_DHCP_CLIENTS", "EKSA_MGMT_CONTROL_PLANE",
-        "EKSA_MGMT_CONTROL_PLANE_VIP", "EKSA_MGMT_WORKER", "EKSA_NODEPORT_CLIENTS", "EKSA_SSH_CLIENTS", "EKSA_TINKERBELL_VIP",
+        "EKSA_MGMT_CONTROL_PLANE_VIP", "EKSA_MGMT_PODS_ON_NODE", "EKSA_MGMT_WORKER", "EKSA_NODEPORT_CLIENTS", "EKSA_SSH_CLIENTS",
+        "EKSA_TINKERBELL_VIP",
     ]  # fmt: skip
     assert networks["EKSA_MGMT_CONTROL_PLANE"] == {"values": [{"address": f"198.51.100.1{i}/32"} for i in (1, 2, 3)]}
     assert len(networks["EKSA_BMC"]["values"]) == 8  # one BMC per machine of the hardware CSV
@@ -76,11 +78,11 @@ def test_one_network_per_endpoint_one_service_per_row_one_term_per_flow() -> Non
     kubelet = by_name["mgmt-cp-wk-tcp"]
     assert kubelet == {
         "name": "mgmt-cp-wk-tcp",
-        "comment": "mgmt: control-plane -> worker (cilium-health, worker-kubelet, worker-nodeport)",
+        "comment": "mgmt: control-plane -> worker (cilium-health, metrics-server-kubelet, worker-kubelet, worker-nodeport)",
         "source-address": "EKSA_MGMT_CONTROL_PLANE",
         "destination-address": "EKSA_MGMT_WORKER",
         "protocol": "tcp",
-        "destination-port": ["EKSA_CILIUM_HEALTH", "EKSA_WORKER_KUBELET", "EKSA_WORKER_NODEPORT"],
+        "destination-port": ["EKSA_CILIUM_HEALTH", "EKSA_METRICS_SERVER_KUBELET", "EKSA_WORKER_KUBELET", "EKSA_WORKER_NODEPORT"],
         "action": "accept",
     }
     assert by_name["mgmt-wk-cp-icmp"]["icmp-type"] == ["echo-request"] and by_name["mgmt-wk-cp-icmp"]["platform-exclude"] == ["nftables"]
@@ -110,11 +112,9 @@ def test_one_network_per_endpoint_one_service_per_row_one_term_per_flow() -> Non
 def test_the_export_is_deterministic_and_ignores_the_order_of_lists() -> None:
     cfg = _example_config()
     topology, flows = from_config(cfg)
-    shuffled = copy.deepcopy(cfg)
-    shuffled["clients"]["api"] = ["203.0.113.64/26"]
-    for key in ("api", "ssh", "nodePort"):
-        shuffled["clients"][key] = list(reversed(shuffled["clients"][key]))
-    shuffled["clusters"][0]["workerGroups"].append({"name": "md-1", "addresses": ["198.51.100.22"]})  # a duplicate machine
+    shuffled = merge(cfg, {"clients": {"api": ["203.0.113.64/26"]}})
+    shuffled = merge(shuffled, {"clients": {key: list(reversed(shuffled["clients"][key])) for key in ("api", "ssh", "nodePort")}})
+    shuffled = add_worker_group(shuffled, "mgmt", {"name": "md-1", "addresses": ["198.51.100.22"]})  # a duplicate machine
     assert _files(topology, flows) == _files(*from_config(shuffled)) == _files(*from_config(cfg))
 
 
@@ -133,12 +133,10 @@ def test_a_small_change_to_the_environment_is_a_small_diff() -> None:
     cfg = _example_config()
     before = _files(*from_config(cfg))
 
-    more = copy.deepcopy(cfg)  # one more worker
-    more["clusters"][0]["workerGroups"][0]["addresses"] = ["198.51.100.23"]
+    more = edit_worker_group(cfg, "mgmt", "md-0", addresses=["198.51.100.23"])  # one more worker
     assert _changed(before, _files(*from_config(more))) == {f"def/{NAME}-networks.yaml": ([], ['      - address: "198.51.100.23/32"'])}
 
-    moved = copy.deepcopy(cfg)  # the SSH clients move
-    moved["clients"]["ssh"] = ["203.0.113.71/32"]
+    moved = merge(cfg, {"clients": {"ssh": ["203.0.113.71/32"]}})  # the SSH clients move
     assert _changed(before, _files(*from_config(moved))) == {
         f"def/{NAME}-networks.yaml": (['      - address: "203.0.113.70/32"'], ['      - address: "203.0.113.71/32"'])
     }
@@ -154,9 +152,8 @@ def test_a_small_change_to_the_environment_is_a_small_diff() -> None:
 
 
 def test_ports_the_environment_moves_get_services_named_after_row_and_port() -> None:
-    cfg = copy.deepcopy(_example_config())
-    cfg["clusters"][0]["controlPlane"]["apiServerPort"] = 443
-    cfg["clusters"][0]["controlPlane"]["loadBalancer"] = {"address": "203.0.113.200", "port": 8443}
+    lb = {"address": "203.0.113.200", "port": 8443}
+    cfg = edit_cluster(_example_config(), "mgmt", controlPlane={"apiServerPort": 443, "loadBalancer": lb})
     topology, flows = from_config(cfg)
     docs = _docs(_files(topology, flows))
     services = docs["services"]["services"]
@@ -172,10 +169,8 @@ def test_ports_the_environment_moves_get_services_named_after_row_and_port() -> 
 def test_term_names_fit_iptables_and_stay_unique_with_long_cluster_names() -> None:
     from tests.baremetal.common import workload_cluster_config
 
-    cfg = workload_cluster_config()
-    cfg["clusters"][0]["name"] = "management-cluster-of-the-east-region"
-    cfg["clusters"][1]["name"] = "management-cluster-of-the-west-region"
-    cfg["clusters"][1]["managedBy"] = cfg["clusters"][0]["name"]
+    east, west = "management-cluster-of-the-east-region", "management-cluster-of-the-west-region"
+    cfg = edit_cluster(edit_cluster(workload_cluster_config(), "mgmt", name=east), "prod", name=west, managedBy=east)
     topology, flows = from_config(cfg)
     terms = _docs(_files(topology, flows))["ipv4"]["terms"]
     names = [t["name"] for t in terms]

@@ -8,7 +8,6 @@ directory, is run too and must give the same files as the Python API.
 
 from __future__ import annotations
 
-import copy
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,6 +19,7 @@ import pytest
 from components.export.aerleon import AerleonOptions, parse_segment, paths
 from components.flows import FlowSet
 from components.topology import Topology
+from tests.environments import edit_cluster, merge
 from tests.export.common import (
     GENERATORS,
     aerleon_warnings,
@@ -48,21 +48,18 @@ def _bm(make: str) -> Callable[[], tuple[Topology, FlowSet]]:
 def _moved_ports() -> tuple[Topology, FlowSet]:
     from tests.baremetal.common import example_config
 
-    cfg = copy.deepcopy(example_config())
-    cfg["clusters"][0]["controlPlane"]["apiServerPort"] = 443
-    cfg["clusters"][0]["controlPlane"]["loadBalancer"] = {"address": "203.0.113.200", "port": 8443}
-    return from_config(cfg)
+    lb = {"address": "203.0.113.200", "port": 8443}
+    return from_config(edit_cluster(example_config(), "mgmt", controlPlane={"apiServerPort": 443, "loadBalancer": lb}))
 
 
 def _vsphere_moved_ports() -> tuple[Topology, FlowSet]:
     """Custom etcd ports (external etcd) and API server port 443 on every cluster of the vSphere example."""
-    from tests.helpers import example_args
+    from tests import environments
 
-    cfg = example_args("vsphere-example")
-    for cluster in cfg["clusters"]:
-        cluster["controlPlane"]["apiServerPort"] = 443
-        if "etcd" in cluster:
-            cluster["etcd"].update(clientPort=12379, peerPort=12380)
+    cfg = environments.from_stack("vsphere-example")
+    for name in [c["name"] for c in cfg["clusters"]]:
+        etcd = {"etcd": {"clientPort": 12379, "peerPort": 12380}} if "etcd" in environments.cluster(cfg, name) else {}
+        cfg = edit_cluster(cfg, name, controlPlane={"apiServerPort": 443}, **etcd)
     return from_config(cfg)
 
 
@@ -80,10 +77,7 @@ def _straddling() -> tuple[Topology, FlowSet]:
 def _ssh_from_anywhere() -> tuple[Topology, FlowSet]:
     from tests.baremetal.common import ipv6_config
 
-    cfg = ipv6_config()
-    cfg["clients"]["ssh"] = ["0.0.0.0/0", "::/0"]
-    cfg["allowSshFromAnywhere"] = True
-    return from_config(cfg)
+    return from_config(merge(ipv6_config(), {"clients": {"ssh": ["0.0.0.0/0", "::/0"]}, "allowSshFromAnywhere": True}))
 
 
 STACKS = ("snow-example", "aws-region-example", "vsphere-example", "nutanix-example", "baremetal-example")

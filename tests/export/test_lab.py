@@ -7,7 +7,8 @@ flow gets through, every probe of the grid of non-required (source, destination,
 
 Not probed here: the DHCPDISCOVER broadcast from 0.0.0.0 to 255.255.255.255. The export's terms are address
 level (0.0.0.0/32 to the DHCP server's address): a routed firewall sees a relayed DHCP packet, never the
-broadcast (docs/export.md). Needs root, ``ip`` and ``nft``: without them these tests fail with the reason.
+broadcast (docs/export.md). The lab tier (marked ``lab``): needs root, ``ip`` and ``nft``, and without them these
+tests fail with the reason.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from components.baremetal.hosts import host_roles
 from components.export.aerleon import AerleonOptions, parse_segment
 from components.flows import expand
 from tests.baremetal.common import example_config, external_etcd_config, ipv6_config, plan, workload_cluster_config
-from tests.baremetal.lab import Lab, LabError, build_hosts, require_lab
+from tests.baremetal.lab import Lab, build_hosts
 from tests.baremetal.test_lab import (
     BLOCKED_TIMEOUT,
     PASS,
@@ -52,15 +53,12 @@ def aerleon_nftables(planned: Planned, workdir: Path, **options: Any) -> str:
 
 
 def _nft_check(text: str) -> subprocess.CompletedProcess[str]:
-    try:
-        require_lab()
-    except LabError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    """The kernel's verdict on ``text`` (a test calling this asks for the ``lab_host`` fixture)."""
     return subprocess.run(["nft", "-c", "-f", "-"], input=text, capture_output=True, text=True, timeout=30, check=False)
 
 
 @pytest.mark.parametrize("make", [example_config, external_etcd_config, workload_cluster_config, ipv6_config])
-def test_aerleon_nftables_output_passes_nft_check(tmp_path: Path, make: Any) -> None:
+def test_aerleon_nftables_output_passes_nft_check(tmp_path: Path, make: Any, lab_host: None) -> None:
     planned = plan(make())
     for i, options in enumerate(({}, {"default_action": "reject"}, {"segment": parse_segment(["198.51.100.0/24"])})):
         text = aerleon_nftables(planned, tmp_path / str(i), **options)
@@ -69,11 +67,7 @@ def test_aerleon_nftables_output_passes_nft_check(tmp_path: Path, make: Any) -> 
 
 
 @pytest.fixture(scope="module", params=sorted(VARIANTS))
-def aerleon_lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Planned, Lab]]:
-    try:
-        require_lab()
-    except LabError as exc:
-        pytest.fail(str(exc), pytrace=False)
+def aerleon_lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, lab_host: None) -> Iterator[tuple[Planned, Lab]]:
     planned = plan(VARIANTS[request.param]())
     nft = aerleon_nftables(planned, tmp_path_factory.mktemp(f"aerleon-{request.param}"))
     lab = Lab(build_hosts(planned.topology, {role.key: nft for role in host_roles(planned.topology)}))
@@ -84,7 +78,7 @@ def aerleon_lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         tcp = sorted({p for a in accesses if a.protocol == "tcp" for p in _ends(a.ports)} | set(SAMPLE_TCP))
         udp = sorted({p for a in accesses if a.protocol == "udp" for p in _ends(a.ports)} | set(SAMPLE_UDP))
         for h in lab.hosts:
-            if h.role not in ("outside", "pxe"):
+            if h.role not in ("outside", "pxe", "pod"):
                 lab.listen(h, tcp, udp)
         yield planned, lab
     finally:
@@ -95,7 +89,7 @@ def test_the_lab_runs_aerleons_ruleset(aerleon_lab: tuple[Planned, Lab]) -> None
     _planned, lab = aerleon_lab
     for h in lab.hosts:
         if h.ruleset is not None:
-            assert lab.nft(h, "list", "tables").split() == ["table", "ip", "filtering_policies"], h.name
+            assert lab.firewall_tables(h) == ["table ip filtering_policies"], h.name
             assert "policy drop" in lab.nft(h, "list", "chain", "ip", "filtering_policies", "root0")
 
 

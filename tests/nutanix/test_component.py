@@ -7,14 +7,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 
 from components.engine import Registration, run_program
 from components.errors import ConfigError
 from components.stackfile import load_project
 from components.verify import verify
+from tests.environments import environment, environments
 from tests.helpers import PROJECT, PROJECT_DIR, Planned, plan_config, plan_stack
-from tests.nutanix.configs import SETTINGS, base, nutanix_configs
 
 POLICY = "nutanix:index/networkSecurityPolicyV2:NetworkSecurityPolicyV2"
 CATEGORY = "nutanix:index/categoryV2:CategoryV2"
@@ -109,9 +109,9 @@ def test_additional_categories_output_is_ready_to_paste(example: Planned) -> Non
 
 
 def test_monitor_by_default_enforce_only_when_configured() -> None:
-    assert {p["state"] for p in policies(plan_config(base())).values()} == {"MONITOR"}
-    assert {p["state"] for p in policies(plan_config(base(state="ENFORCE"))).values()} == {"ENFORCE"}
-    mixed = policies(plan_config(base(clusterStates={"prod": "ENFORCE"})))
+    assert {p["state"] for p in policies(plan_config(environment("nutanix"))).values()} == {"MONITOR"}
+    assert {p["state"] for p in policies(plan_config(environment("nutanix", nutanix={"state": "ENFORCE"}))).values()} == {"ENFORCE"}
+    mixed = policies(plan_config(environment("nutanix", nutanix={"clusterStates": {"prod": "ENFORCE"}})))
     assert {n: p["state"] for n, p in mixed.items()} == {
         "eksa-mgmt-control-plane": "MONITOR",
         "eksa-mgmt-worker": "MONITOR",
@@ -123,8 +123,8 @@ def test_monitor_by_default_enforce_only_when_configured() -> None:
 
 @pytest.mark.parametrize("client", ["api", "ssh", "nodePort"])
 def test_adding_a_client_range_moves_no_rule(client: str) -> None:
-    before = policies(plan_config(base()))
-    cfg = base()
+    before = policies(plan_config(environment("nutanix")))
+    cfg = environment("nutanix")
     cfg["clients"][client].append("10.60.0.0/16")
     after_run = plan_config(cfg)
     after = policies(after_run)
@@ -138,17 +138,17 @@ def test_adding_a_client_range_moves_no_rule(client: str) -> None:
 
 
 def test_a_new_client_peer_lands_after_every_existing_rule() -> None:
-    cfg = base()
+    cfg = environment("nutanix")
     del cfg["clients"]["nodePort"]
     before = policies(plan_config(cfg))
-    after = policies(plan_config(base()))
+    after = policies(plan_config(environment("nutanix")))
     for name, pol in before.items():
         assert after[name]["rules"][: len(pol["rules"])] == pol["rules"], name
     assert len(after["eksa-mgmt-worker"]["rules"]) == len(before["eksa-mgmt-worker"]["rules"]) + 1
 
 
-@SETTINGS
-@given(nutanix_configs())
+@settings(max_examples=40)
+@given(environments("nutanix"))
 def test_generated_environments_verify(cfg: dict[str, Any]) -> None:
     planned = plan_config(cfg)
     report = verify(planned.topology, planned.flows, planned.run.resources)
@@ -158,7 +158,7 @@ def test_generated_environments_verify(cfg: dict[str, Any]) -> None:
 
 def test_bad_settings_register_nothing() -> None:
     project = load_project(PROJECT_DIR)
-    values = {**project.defaults, **base(state="SAVE")}
+    values = {**project.defaults, **environment("nutanix", nutanix={"state": "SAVE"})}
     recorded: list[Registration] = []
     with pytest.raises(ConfigError, match=r"nutanix\.state"):
         run_program(
@@ -173,7 +173,7 @@ def test_bad_settings_register_nothing() -> None:
 
 def test_the_prism_password_stays_secret() -> None:
     project = load_project(PROJECT_DIR)
-    values = {**project.defaults, **base(provider={"username": "eksa-firewall"})}
+    values = {**project.defaults, **environment("nutanix", nutanix={"provider": {"username": "eksa-firewall"}})}
     config = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
     config |= {f"{PROJECT}:prismPassword": "s3cret-Pa55"}
     run = run_program(project.program, project=PROJECT, stack="test", config=config, secret_keys=[f"{PROJECT}:prismPassword"])

@@ -12,8 +12,8 @@ import pytest
 
 from components.engine import Registration
 from components.verify import Report, verify
+from tests.environments import cluster, environment
 from tests.helpers import Planned, plan_config, plan_stack
-from tests.nutanix.configs import base
 
 POLICY = "nutanix:index/networkSecurityPolicyV2:NetworkSecurityPolicyV2"
 SERVICE_GROUP = "nutanix:index/serviceGroupsV2:ServiceGroupsV2"
@@ -166,8 +166,8 @@ def test_outbound_open_by_default_and_closed_by_an_outbound_rule(example: Planne
 
 
 def test_ipv6_allowed_flag_lets_all_ipv6_in() -> None:
-    cfg = base()
-    cfg["clusters"][0]["controlPlane"]["addresses"].append("fd00:1::/64")
+    cfg = environment("nutanix")
+    cluster(cfg, "mgmt")["controlPlane"]["addresses"].append("fd00:1::/64")
     p = plan_config(cfg)
     assert verify(p.topology, p.flows, p.run.resources).ok
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 from typing import Any
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 
 from components.flows import build_flows
+from components.nutanix import planner
 from components.nutanix.planner import PEER_ORDER, NutanixPlan, PolicySpec, RuleSpec, plan
 from components.nutanix.settings import parse_settings
 from components.ports import subtract
 from components.topology import parse_topology
-from tests.nutanix.configs import SETTINGS, base, nutanix_configs
+from tests.environments import cluster, edit_cluster, environment, environments
 
 
 def planned(cfg: dict[str, Any]) -> NutanixPlan:
@@ -29,8 +31,8 @@ def policy(p: NutanixPlan, cluster: str, role: str) -> PolicySpec:
     return next(x for x in p.policies if (x.cluster, x.role) == (cluster, role))
 
 
-@SETTINGS
-@given(nutanix_configs())
+@settings(max_examples=40)
+@given(environments("nutanix"))
 def test_every_rule_has_one_source_and_the_order_is_canonical(cfg: dict[str, Any]) -> None:
     p = planned(cfg)
     for pol in p.policies:
@@ -44,8 +46,8 @@ def test_every_rule_has_one_source_and_the_order_is_canonical(cfg: dict[str, Any
         assert len({identity(r) for r in pol.rules}) == len(pol.rules), "one rule per source"
 
 
-@SETTINGS
-@given(nutanix_configs())
+@settings(max_examples=40)
+@given(environments("nutanix"))
 def test_vip_flows_are_covered_by_the_control_plane_flows(cfg: dict[str, Any]) -> None:
     """Why the interpreter may leave the VIP out: every flow to it is also a flow to the control plane."""
     flows = build_flows(parse_topology(cfg)).flows
@@ -56,12 +58,12 @@ def test_vip_flows_are_covered_by_the_control_plane_flows(cfg: dict[str, Any]) -
 
 
 def test_plan_is_deterministic() -> None:
-    assert planned(base()) == planned(base())
+    assert planned(environment("nutanix")) == planned(environment("nutanix"))
 
 
 def test_adding_a_range_to_a_peer_changes_no_rule() -> None:
-    before = planned(base())
-    cfg = base()
+    before = planned(environment("nutanix"))
+    cfg = environment("nutanix")
     for k, extra in (("api", "10.50.0.0/16"), ("ssh", "10.51.0.0/24"), ("nodePort", "10.52.0.0/16")):
         cfg["clients"][k].append(extra)
     cfg["adminMachine"]["addresses"].append("10.10.0.6")
@@ -74,7 +76,7 @@ def test_adding_a_range_to_a_peer_changes_no_rule() -> None:
 
 
 def test_a_peers_first_range_appends_its_rule() -> None:
-    cfg = base()
+    cfg = environment("nutanix")
     cfg["clients"] = {"api": ["10.20.0.0/16"]}
     before = planned(cfg)
     cfg["clients"]["ssh"] = ["10.20.5.0/24"]
@@ -91,7 +93,7 @@ def test_a_peers_first_range_appends_its_rule() -> None:
 
 
 def test_rules_of_the_example_roles() -> None:
-    p = planned(base())
+    p = planned(environment("nutanix"))
     cp = [identity(r) for r in policy(p, "prod", "control-plane").rules]
     assert cp == [
         ("outbound", None),
@@ -116,9 +118,7 @@ def test_rules_of_the_example_roles() -> None:
 
 
 def test_services_are_catalog_rows_with_their_effective_ports() -> None:
-    cfg = base()
-    cfg["clusters"][1]["controlPlane"]["apiServerPort"] = 443
-    cfg["clusters"][1]["etcd"].update(clientPort=12379, peerPort=12380)
+    cfg = edit_cluster(environment("nutanix"), "prod", controlPlane={"apiServerPort": 443}, etcd={"clientPort": 12379, "peerPort": 12380})
     p = planned(cfg)
     keys = {s.key for s in p.service_groups}
     assert {"prod/cp-kube-apiserver/tcp/443", "mgmt/cp-kube-apiserver/tcp/6443", "prod/etcd-server/tcp/12379-12380"} <= keys
@@ -127,16 +127,15 @@ def test_services_are_catalog_rows_with_their_effective_ports() -> None:
 
 
 def test_cilium_off_leaves_no_cilium_service() -> None:
-    cfg = copy.deepcopy(base())
-    cfg["cilium"] = False
+    cfg = environment("nutanix", cilium=False)
     assert not [s for s in planned(cfg).service_groups if s.row.startswith("cilium")]
 
 
 def test_ipv6_peers_become_one_subnet_rule_each_only_where_nodes_have_ipv6() -> None:
-    cfg = base()
+    cfg = environment("nutanix")
     cfg["clients"]["api"].append("fd10::/64")
     assert not [r for pol in planned(cfg).policies for r in pol.rules if r.source and r.source.kind == "subnet"]
-    cfg["clusters"][0]["controlPlane"]["addresses"].append("fd00:1::/64")
+    cluster(cfg, "mgmt")["controlPlane"]["addresses"].append("fd00:1::/64")
     cfg["clients"]["api"].append("2001:db8::/48")
     mgmt_cp = policy(planned(cfg), "mgmt", "control-plane")
     subnets = [r.source.ref for r in mgmt_cp.rules if r.source and r.source.kind == "subnet"]
@@ -146,3 +145,20 @@ def test_ipv6_peers_become_one_subnet_rule_each_only_where_nodes_have_ipv6() -> 
 
 def test_peer_order_puts_client_ranges_last() -> None:
     assert PEER_ORDER[-3:] == ("api-clients", "ssh-clients", "nodeport-clients")
+
+
+def test_rule_order_does_not_depend_on_descriptions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A source's label is display text: rewording every label moves no rule (the order comes from cluster,
+    role, peer and network)."""
+    cfg = environment("nutanix")
+    cfg["clusters"][0]["controlPlane"]["addresses"].append("fd00:1::/64")
+    cfg["clients"]["api"] += ["fd10::/64", "2001:db8::/48"]
+    before = planned(cfg)
+    for name in ("role_source", "peer_source", "subnet_source"):
+        make = getattr(planner, name)
+        monkeypatch.setattr(planner, name, lambda *args, make=make: dataclasses.replace(make(*args), label=f"~{make(*args).ref[::-1]}"))
+    after = planned(cfg)
+    assert [r.source.label for p in after.policies for r in p.rules if r.source] != [
+        r.source.label for p in before.policies for r in p.rules if r.source
+    ]
+    assert [[identity(r) for r in p.rules] for p in after.policies] == [[identity(r) for r in p.rules] for p in before.policies]

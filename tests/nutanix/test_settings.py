@@ -9,7 +9,7 @@ import pytest
 from components.errors import ConfigError
 from components.nutanix.settings import DEFAULT_CATEGORY_KEY, NutanixSettings, parse_settings
 from components.topology import parse_topology
-from tests.nutanix.configs import base
+from tests.environments import edit_cluster, environment
 
 
 def settings_of(cfg: dict[str, Any]) -> NutanixSettings:
@@ -23,7 +23,7 @@ def problems(cfg: dict[str, Any]) -> list[str]:
 
 
 def test_defaults_monitor_and_per_cluster_role_categories() -> None:
-    s = settings_of(base())
+    s = settings_of(environment("nutanix"))
     assert s.state == "MONITOR"
     assert {s.state_of("mgmt"), s.state_of("prod")} == {"MONITOR"}
     assert s.scope == "ALL_VLAN"
@@ -40,15 +40,19 @@ def test_defaults_monitor_and_per_cluster_role_categories() -> None:
 
 
 def test_enforce_only_when_asked() -> None:
-    assert settings_of(base(state="ENFORCE")).state == "ENFORCE"
-    s = settings_of(base(clusterStates={"prod": "ENFORCE"}))
+    assert settings_of(environment("nutanix", nutanix={"state": "ENFORCE"})).state == "ENFORCE"
+    s = settings_of(environment("nutanix", nutanix={"clusterStates": {"prod": "ENFORCE"}}))
     assert (s.state_of("mgmt"), s.state_of("prod")) == ("MONITOR", "ENFORCE")
-    assert settings_of(base(state="enforce")).state == "ENFORCE"  # case does not matter
+    assert settings_of(environment("nutanix", nutanix={"state": "enforce"})).state == "ENFORCE"  # case does not matter
 
 
 @pytest.mark.parametrize("where", ["state", "clusterStates"])
 def test_save_is_refused_with_the_monitor_fix(where: str) -> None:
-    cfg = base(state="SAVE") if where == "state" else base(clusterStates={"mgmt": "SAVE"})
+    cfg = (
+        environment("nutanix", nutanix={"state": "SAVE"})
+        if where == "state"
+        else environment("nutanix", nutanix={"clusterStates": {"mgmt": "SAVE"}})
+    )
     (problem,) = problems(cfg)
     key = "nutanix.state" if where == "state" else "nutanix.clusterStates.mgmt"
     assert problem.startswith(f"{key}: SAVE stores the policy")
@@ -57,7 +61,13 @@ def test_save_is_refused_with_the_monitor_fix(where: str) -> None:
 
 def test_category_overrides() -> None:
     s = settings_of(
-        base(categoryKey="Tier", categories={"prod": {"worker": {"value": "prod-apps"}, "etcd": {"key": "Db", "value": "etcd"}}})
+        environment(
+            "nutanix",
+            nutanix={
+                "categoryKey": "Tier",
+                "categories": {"prod": {"worker": {"value": "prod-apps"}, "etcd": {"key": "Db", "value": "etcd"}}},
+            },
+        )
     )
     cat = s.category("prod", "worker")
     assert cat is not None and (cat.key, cat.value) == ("Tier", "prod-apps")
@@ -91,24 +101,22 @@ def test_category_overrides() -> None:
     ],
 )
 def test_bad_settings_name_the_key_and_the_fix(section: dict[str, Any], key: str, words: str) -> None:
-    found = problems(base(**section))
+    found = problems(environment("nutanix", nutanix=section))
     assert any(p.startswith(f"{key}:") and words in p and "Fix:" in p for p in found), found
 
 
 def test_default_category_values_longer_than_prism_allows_are_refused() -> None:
-    cfg = base()
-    cfg["clusters"][0]["name"] = "m" * 55  # 55 + len("-control-plane") > 64
-    cfg["clusters"][1]["managedBy"] = "m" * 55
+    long = "m" * 55  # 55 + len("-control-plane") > 64
+    cfg = edit_cluster(edit_cluster(environment("nutanix"), "mgmt", name=long), "prod", managedBy=long)
     found = problems(cfg)
     key = f"nutanix.categories.{'m' * 55}.control-plane.value"
     assert any(p.startswith(f"{key}:") and "longer than 64" in p and f"Fix: set {key} to a shorter value" in p for p in found), found
 
 
 def test_explicit_provider_defaults_to_the_prism_central_endpoint() -> None:
-    cfg = base(provider={})
-    cfg["endpoints"]["prismCentralPort"] = 9441
+    cfg = environment("nutanix", nutanix={"provider": {}}, endpoints={"prismCentralPort": 9441})
     s = settings_of(cfg)
     assert s.provider is not None
     assert (s.provider.endpoint, s.provider.port, s.provider.insecure) == ("10.0.0.20", 9441, False)
-    s = settings_of(base(provider={"endpoint": "pc.example.com", "port": 443, "insecure": True}))
+    s = settings_of(environment("nutanix", nutanix={"provider": {"endpoint": "pc.example.com", "port": 443, "insecure": True}}))
     assert s.provider is not None and (s.provider.endpoint, s.provider.port, s.provider.insecure) == ("pc.example.com", 443, True)

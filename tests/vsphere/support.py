@@ -1,4 +1,5 @@
-"""Shared test material for the vSphere backend: configurations and a tiny stand-in for the Pulumi engine."""
+"""Shared test material for the vSphere backend: plans of an environment (tests/environments.py) and a tiny stand-in
+for the Pulumi engine."""
 
 from __future__ import annotations
 
@@ -22,33 +23,6 @@ from .nsx_emulator import NsxEmulator
 
 PASSWORD = "VMware1!VMware1!"
 OWNER = "eksa-firewall/test"
-
-
-def base_config(**overrides: Any) -> dict[str, Any]:
-    """A management cluster and a workload cluster with external etcd (no Jenkins)."""
-    config: dict[str, Any] = {
-        "platform": "vsphere",
-        "adminMachine": {"addresses": ["10.20.0.10"]},
-        "clients": {"api": ["10.30.0.0/16"], "ssh": ["10.20.0.0/28"], "nodePort": ["10.40.0.0/16"]},
-        "endpoints": {"vcenter": "10.20.0.5"},
-        "clusters": [
-            {
-                "name": "mgmt",
-                "controlPlane": {"endpoint": "10.21.0.10", "addresses": ["10.21.0.16/28"]},
-                "workerGroups": [{"name": "md-0", "addresses": ["10.21.1.0/25"]}],
-            },
-            {
-                "name": "prod",
-                "managedBy": "mgmt",
-                "controlPlane": {"endpoint": "10.22.0.10", "addresses": ["10.22.0.16/28"]},
-                "etcd": {"external": True, "addresses": ["10.22.0.32/28"]},
-                "workerGroups": [{"name": "general", "addresses": ["10.22.1.0/24"]}],
-            },
-        ],
-        "vsphere": {"nsx": {"host": "nsx.example.com", "username": "admin"}},
-    }
-    config.update(copy.deepcopy(overrides))
-    return config
 
 
 def plan_of(config: Mapping[str, Any]) -> VSpherePlan:

@@ -13,9 +13,8 @@ from components.engine import run_program
 from components.errors import ConfigError
 from components.vsphere import interpret
 from components.vsphere.component import tag_urn
+from tests.environments import add_cluster, cluster_config, environment
 from tests.helpers import plan_config, plan_stack
-
-from .support import base_config
 
 SECRET = "Sup3r-S3cret-NSX-pw"
 NSX_TYPES = (interpret.GROUP_TYPE, interpret.SERVICE_TYPE, interpret.POLICY_TYPE)
@@ -60,7 +59,7 @@ def test_tag_urn_keeps_the_providers_id_and_wraps_anything_else() -> None:
 
 def test_the_password_never_appears_in_plain_text(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    planned = plan_config(base_config(), secrets={"nsxPassword": SECRET})
+    planned = plan_config(environment("vsphere"), secrets={"nsxPassword": SECRET})
     text = json.dumps([r.to_json() for r in planned.run.resources]) + json.dumps(planned.run.outputs)
     assert SECRET not in text
     assert SECRET not in caplog.text
@@ -77,7 +76,7 @@ def test_a_plain_password_passed_to_the_component_is_made_secret(tmp_path: Path)
     program = tmp_path / "__main__.py"
     program.write_text(
         "from components.vsphere.component import VSphereFirewall\n"
-        f"VSphereFirewall('fw', {{**{base_config()!r}, 'nsxPassword': {SECRET!r}}})\n",
+        f"VSphereFirewall('fw', {{**{environment('vsphere')!r}, 'nsxPassword': {SECRET!r}}})\n",
         encoding="utf-8",
     )
     run = run_program(program, project="consumer", stack="dev", config={})
@@ -89,17 +88,14 @@ def test_a_plain_password_passed_to_the_component_is_made_secret(tmp_path: Path)
 
 
 def test_adding_a_cluster_keeps_every_existing_name() -> None:
-    before = {r.name for r in plan_config(base_config()).run.resources}
-    config = base_config()
-    config["clusters"].append(
-        {"name": "dev", "managedBy": "mgmt", "controlPlane": {"endpoint": "10.23.0.10", "addresses": ["10.23.0.16/28"]}}
-    )
+    before = {r.name for r in plan_config(environment("vsphere")).run.resources}
+    config = add_cluster(environment("vsphere"), cluster_config("dev", 2, managed_by="mgmt", worker_groups=()))
     after = {r.name for r in plan_config(config).run.resources}
     assert before < after
 
 
 def test_tags_can_be_turned_off_and_nsx_too() -> None:
-    config = base_config()
+    config = environment("vsphere")
     config["vsphere"] = {"tags": {"enabled": False}, "nsx": {"host": "nsx", "username": "u"}}
     run = plan_config(config).run
     assert not [r for r in run.resources if r.type.startswith("vsphere:")]
@@ -112,7 +108,7 @@ def test_tags_can_be_turned_off_and_nsx_too() -> None:
 
 
 def test_a_bad_section_fails_before_anything_is_registered() -> None:
-    config = base_config()
+    config = environment("vsphere")
     config["vsphere"] = {"nsx": {"host": "nsx", "username": "u", "mode": "enforcing", "membership": "vmName"}, "tag": {}}
     with pytest.raises(ConfigError) as info:
         plan_config(config)

@@ -13,9 +13,10 @@ import pytest
 from components.vsphere import nsx_provider
 from components.vsphere.nsx_client import NsxError
 from components.vsphere.nsx_provider import NsxProvider
+from tests.environments import JENKINS, environment, remove_cluster
 
 from .nsx_emulator import Faults, NsxEmulator
-from .support import PASSWORD, MiniEngine, assert_state_equals, base_config, connection, desired_objects, owned_paths
+from .support import PASSWORD, MiniEngine, assert_state_equals, connection, desired_objects, owned_paths
 
 GROUP = "/infra/domains/default/groups/eksa-peer-admin-machine"
 
@@ -35,7 +36,7 @@ def test_a_create_whose_answers_are_lost_removes_what_it_wrote(emulator: NsxEmul
     emulator.faults.drop_after_for = (("PATCH", GROUP),)  # NSX creates the group; every answer is lost
     engine = MiniEngine(connection(emulator, maxRetries=2))
     with pytest.raises(NsxError, match="no answer"):
-        engine.converge(desired_objects(base_config()))
+        engine.converge(desired_objects(environment("vsphere")))
     assert GROUP not in engine.paths()  # Pulumi records nothing of a failed create ...
     assert GROUP not in emulator.state()  # ... so the provider removed what it wrote
     assert [m for m, p, s in emulator.requests if p == GROUP and m == "DELETE"] == ["DELETE"]
@@ -48,7 +49,7 @@ def test_up_lost_answer_then_destroy_leaves_nothing(emulator: NsxEmulator) -> No
     emulator.faults.drop_before_for = (("DELETE", GROUP),)
     engine = MiniEngine(connection(emulator, maxRetries=1))
     with pytest.raises(NsxError, match=r"may now hold .*eksa-peer-admin-machine.*orphans --delete"):
-        engine.converge(desired_objects(base_config()))
+        engine.converge(desired_objects(environment("vsphere")))
     assert GROUP in emulator.state() and GROUP not in engine.paths()
     emulator.faults.drop_after_for = emulator.faults.drop_before_for = ()
     engine.converge({})  # pulumi destroy
@@ -60,7 +61,7 @@ def test_the_next_up_adopts_what_a_lost_create_left(emulator: NsxEmulator) -> No
     emulator.faults.drop_after_for = (("PATCH", GROUP),)
     emulator.faults.drop_before_for = (("DELETE", GROUP),)
     engine = MiniEngine(connection(emulator, maxRetries=1))
-    desired = desired_objects(base_config())
+    desired = desired_objects(environment("vsphere"))
     with pytest.raises(NsxError):
         engine.converge(desired)
     emulator.faults.drop_after_for = emulator.faults.drop_before_for = ()
@@ -76,7 +77,7 @@ def test_cleanup_leaves_other_owners_and_other_prefixes_alone(emulator: NsxEmula
         "/infra/domains/default/groups/other-prefix", {**theirs, "tags": [{"scope": nsx_provider.OWNER_SCOPE, "tag": "eksa-firewall/test"}]}
     )
     engine = MiniEngine(connection(emulator))
-    engine.converge(desired_objects(base_config()))
+    engine.converge(desired_objects(environment("vsphere")))
     engine.converge({})
     assert sorted(emulator.state()) == ["/infra/domains/default/groups/eksa-theirs", "/infra/domains/default/groups/other-prefix"]
 
@@ -89,10 +90,8 @@ def lifecycle(emulator: NsxEmulator, seed: int) -> list[str]:
     left; after a successful run, nothing at all; after destroy, nothing (NsxCleanup removes what was named)."""
     emulator.set_faults(Faults(rate=0.5, seed=seed, kinds=("429", "503", "607", "drop", "slow"), slow_seconds=0.001))
     engine = MiniEngine(connection(emulator, maxRetries=1))
-    jenkins = {"jenkins": {"address": "10.20.0.50", "clients": ["10.30.0.0/16"]}}
-    shrunk = base_config()
-    shrunk["clusters"] = shrunk["clusters"][:1]
-    steps = [desired_objects(c) for c in (base_config(), base_config(managementTools=jenkins), base_config(), shrunk)]
+    base = environment("vsphere")
+    steps = [desired_objects(c) for c in (base, environment("vsphere", managementTools=JENKINS), base, remove_cluster(base, "prod"))]
     outcomes: list[str] = []
     named: set[str] = set()  # objects an error said it may have left
     for desired in [*steps, *([{}] * 30)]:
@@ -129,7 +128,7 @@ def test_lifecycles_at_half_faults_leave_no_object_outside_state() -> None:
 
 def test_delete_uses_the_id_when_state_lacks_the_path(emulator: NsxEmulator) -> None:
     engine = MiniEngine(connection(emulator))
-    engine.converge(desired_objects(base_config()))
+    engine.converge(desired_objects(environment("vsphere")))
     policy = "/infra/domains/default/security-policies/eksa-mgmt"
     NsxProvider("policy").delete(policy, {"connection": connection(emulator), "password": PASSWORD})  # outputs without path/body
     assert policy not in emulator.state()

@@ -20,10 +20,11 @@ import pytest
 from components.vsphere.nsx_provider import plain_numbers
 from tests.bench.generate import case, generated_config
 from tests.bench.run import SIZES
+from tests.environments import environment
 from tests.helpers import PROJECT_DIR, plan_stack
 
 from .nsx_schema import schema_errors
-from .support import OWNER, base_config, plan_of
+from .support import OWNER, plan_of
 
 NSX_TYPES = {"pulumi-python:dynamic/nsx:Group": "Group", "pulumi-python:dynamic/nsx:Service": "Service", "pulumi-python:dynamic/nsx:SecurityPolicy": "SecurityPolicy"}  # fmt: skip
 VSPHERE_STACKS = sorted(
@@ -89,10 +90,10 @@ def test_every_body_of_generated_environments_conforms(size: int) -> None:
 
 
 def test_dual_stack_groups_hold_one_expression_per_family() -> None:
-    config = dict(variants(base_config()))["dual-stack peers"]
+    config = dict(variants(environment("vsphere")))["dual-stack peers"]
     group = next(body for path, _, body in planned_bodies(config) if path.endswith("peer-api-clients"))
     families = [e["ip_addresses"] for e in group["expression"] if e["resource_type"] == "IPAddressExpression"]
-    assert families == [["10.30.0.0/16"], ["2001:db8:30::/48"]]
+    assert families == [["10.20.0.0/16"], ["2001:db8:30::/48"]]  # the base's API clients, and the IPv6 range added
     assert group["expression"][1] == {"resource_type": "ConjunctionOperator", "conjunction_operator": "OR"}
 
 
@@ -100,12 +101,7 @@ def test_dual_stack_groups_hold_one_expression_per_family() -> None:
 
 
 def one_of_each() -> dict[str, tuple[str, dict[str, Any]]]:
-    bodies = {
-        rt: (path, body)
-        for path, rt, body in planned_bodies(
-            base_config(vsphere={"nsx": {"host": "nsx.example.com", "username": "admin", "membership": "tag"}})
-        )
-    }
+    bodies = {rt: (path, body) for path, rt, body in planned_bodies(environment("vsphere", vsphere={"nsx": {"membership": "tag"}}))}
     return bodies
 
 

@@ -16,9 +16,10 @@ import yaml
 
 from components.cli import main
 from components.vsphere import nsx_provider
+from tests.environments import environment
 
 from .nsx_emulator import NsxEmulator
-from .support import PASSWORD, MiniEngine, base_config, desired_objects
+from .support import PASSWORD, MiniEngine, desired_objects
 
 ROOT = Path(__file__).resolve().parents[2]
 OWNER = "eksa-firewall/lab"  # <project>/<stack>: the stack file is Pulumi.lab.yaml
@@ -46,7 +47,7 @@ def emulator(certificate: tuple[str, str]) -> Iterator[NsxEmulator]:
 
 
 def stack_file(tmp_path: Path, em: NsxEmulator, ca: str) -> Path:
-    config = base_config()
+    config = environment("vsphere")
     config["vsphere"]["nsx"].update(host="127.0.0.1", port=em.port, caBundle=ca, maxRetries=1)
     path = tmp_path / "Pulumi.lab.yaml"
     path.write_text(yaml.safe_dump({"config": {f"eksa-firewall:{k}": v for k, v in config.items()}}), encoding="utf-8")
@@ -75,7 +76,7 @@ def test_lists_the_objects_state_does_not_know_and_removes_this_stacks(
 ) -> None:
     conn = {"host": "127.0.0.1", "port": emulator.port, "caBundle": certificate[0], "username": "admin", "maxRetries": 1}
     engine = MiniEngine(conn, owner=OWNER)
-    desired = desired_objects(base_config())
+    desired = desired_objects(environment("vsphere"))
     engine.converge(desired)
     group = {"expression": [{"resource_type": "IPAddressExpression", "ip_addresses": ["10.9.9.9"]}]}
     emulator.put_object(ORPHAN, {**group, "tags": [{"scope": nsx_provider.OWNER_SCOPE, "tag": OWNER}]})

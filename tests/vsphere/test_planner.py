@@ -9,12 +9,17 @@ import pytest
 from components.errors import ConfigError
 from components.ports import PortRange, parse_ports
 from components.topology import parse_topology
-from components.vsphere.planner import FINAL_RULE_ID, MAX_PORT_ENTRIES, port_chunks, port_weight, rule_sequence
+from components.vsphere.policies import FINAL_RULE_ID, rule_sequence
+from components.vsphere.services import MAX_PORT_ENTRIES, port_chunks
 from components.vsphere.settings import parse_settings
+from tests.environments import JENKINS, edit_cluster, edit_worker_group, environment, role_addresses
 
-from .support import base_config, plan_of
+from .support import plan_of
 
-JENKINS = {"jenkins": {"address": "10.20.0.50", "clients": ["10.30.0.0/16"]}}
+
+def port_weight(ports: tuple[str, ...]) -> int:
+    """How NSX counts a destination_ports list: a range counts as 2."""
+    return sum(2 if "-" in p else 1 for p in ports)
 
 
 def test_port_chunks_respect_the_15_entry_limit_deterministically() -> None:
@@ -29,8 +34,8 @@ def test_port_chunks_respect_the_15_entry_limit_deterministically() -> None:
 
 
 def test_rule_numbers_do_not_move_when_rules_are_added() -> None:
-    before = {r.id: r.sequence_number for p in plan_of(base_config()).policies for r in p.rules}
-    after_plan = plan_of(base_config(managementTools=JENKINS))
+    before = {r.id: r.sequence_number for p in plan_of(environment("vsphere")).policies for r in p.rules}
+    after_plan = plan_of(environment("vsphere", managementTools=JENKINS))
     after = {r.id: r.sequence_number for p in after_plan.policies for r in p.rules}
     assert set(before) < set(after)
     assert all(after[k] == v for k, v in before.items())
@@ -43,8 +48,7 @@ def test_rule_numbers_do_not_move_when_rules_are_added() -> None:
 
 def test_final_rule_drops_logged_and_never_all_any() -> None:
     for mode, action in (("enforce", "DROP"), ("audit", "ALLOW")):
-        config = base_config()
-        config["vsphere"]["nsx"]["mode"] = mode
+        config = environment("vsphere", vsphere={"nsx": {"mode": mode}})
         for policy in plan_of(config).policies:
             body = policy.body("owner")
             final = body["rules"][-1]
@@ -56,7 +60,7 @@ def test_final_rule_drops_logged_and_never_all_any() -> None:
 
 
 def test_groups_per_role_and_peer_and_management_cluster_sources() -> None:
-    p = plan_of(base_config())
+    p = plan_of(environment("vsphere"))
     keys = [g.key for g in p.groups]
     assert keys == sorted(keys)
     assert {
@@ -75,9 +79,8 @@ def test_groups_per_role_and_peer_and_management_cluster_sources() -> None:
 
 
 def test_membership_tag_and_vm_name_conditions() -> None:
-    config = base_config()
-    config["vsphere"]["nsx"]["membership"] = {"control-plane": "tag", "etcd": "vmName", "worker": "vmName"}
-    config["vsphere"]["nsx"]["nsxTagScope"] = "k8s-role"
+    membership = {"control-plane": "tag", "etcd": "vmName", "worker": "vmName"}
+    config = environment("vsphere", vsphere={"nsx": {"membership": membership, "nsxTagScope": "k8s-role"}})
     p = plan_of(config)
     body = {g.key: g.body("o") for g in p.groups}
     assert body["prod-control-plane"]["expression"] == [
@@ -91,14 +94,13 @@ def test_membership_tag_and_vm_name_conditions() -> None:
     ]
     assert body["prod-etcd"]["expression"][0]["value"] == "prod-etcd-"
     assert body["prod-worker"]["expression"][0] == {
-        "resource_type": "Condition", "member_type": "VirtualMachine", "key": "Name", "operator": "STARTSWITH", "value": "prod-general-",
+        "resource_type": "Condition", "member_type": "VirtualMachine", "key": "Name", "operator": "STARTSWITH", "value": "prod-md-0-",
     }  # fmt: skip
     assert body["peer-admin-machine"]["expression"][0]["resource_type"] == "IPAddressExpression"
 
 
 def test_ipv6_adds_icmpv6_echo() -> None:
-    config = base_config()
-    config["clusters"][0]["workerGroups"][0]["addresses"] = ["fd00:21:1::/64"]
+    config = edit_worker_group(environment("vsphere"), "mgmt", "md-0", addresses=["fd00:10:2::/64"])
     entries = {e.protocol: e.icmp_type for s in plan_of(config).services if s.key == "icmp-8" for e in s.entries}
     assert entries == {"ICMPv4": 8, "ICMPv6": 128}
 
@@ -130,25 +132,22 @@ def _errors(config: dict[str, Any]) -> dict[str, str]:
     ],
 )
 def test_settings_errors_name_the_key_and_the_fix(section: dict[str, Any], key: str, words: str) -> None:
-    errors = _errors(base_config(vsphere=section))
+    errors = _errors(environment("vsphere", vsphere=None) | {"vsphere": section})  # the whole section replaced
     assert key in errors, errors
     assert words in errors[key]
 
 
 def test_vm_name_conflicts_are_refused() -> None:
-    config = base_config()
-    config["vsphere"]["nsx"]["membership"] = {"worker": "vmName"}
-    config["clusters"][1]["workerGroups"] = [{"name": "etcd-pool", "addresses": ["10.22.1.0/24"]}]
+    config = environment("vsphere", vsphere={"nsx": {"membership": {"worker": "vmName"}}})
+    config = edit_cluster(config, "prod", workerGroups=[{"name": "etcd-pool", "addresses": role_addresses(config, "prod", "worker")}])
     assert "like the etcd machines" in " ".join(_errors(config).values())
-    config = base_config()
-    config["vsphere"]["nsx"]["membership"] = {"etcd": "vmName"}
-    config["clusters"][0]["name"] = "prod-x"
-    config["clusters"][1]["managedBy"] = "prod-x"
+    config = environment("vsphere", vsphere={"nsx": {"membership": {"etcd": "vmName"}}})
+    config = edit_cluster(edit_cluster(config, "mgmt", name="prod-x"), "prod", managedBy="prod-x")
     assert "would match them" in " ".join(_errors(config).values())
 
 
 def test_settings_defaults() -> None:
-    s = parse_settings(parse_topology(base_config()))
+    s = parse_settings(parse_topology(environment("vsphere")))
     assert (s.nsx.domain, s.nsx.category, s.nsx.mode, s.nsx.applied_to, s.nsx.id_prefix) == (
         "default",
         "Application",
@@ -159,3 +158,16 @@ def test_settings_defaults() -> None:
     assert s.nsx.connection is not None
     assert (s.nsx.connection.auth, s.nsx.connection.insecure, s.nsx.connection.port) == ("session", False, 443)
     assert s.tags.enabled and s.nsx.membership_of("worker") == "ipset"
+
+
+@pytest.mark.parametrize("name", ["p", "peer", "peer-a"])
+def test_which_cluster_a_peer_group_serves_does_not_depend_on_the_cluster_name(name: str) -> None:
+    """The VIP's group belongs to its cluster and the admin machine's to none, whatever the cluster is called
+    (a cluster named like the start of ``peer-<peer>`` once made the shared groups look like its own)."""
+    config = environment("vsphere")
+    config["clusters"][0]["name"] = name
+    config["clusters"][1]["managedBy"] = name
+    groups = {g.key: g for g in plan_of(config).groups}
+    assert (groups[f"{name}-control-plane-vip"].cluster, groups["peer-admin-machine"].cluster) == (name, None)
+    assert groups[f"{name}-control-plane-vip"].description == f"eksa-firewall peer control-plane-vip of cluster {name}"
+    assert groups["peer-admin-machine"].description == "eksa-firewall peer admin-machine"

@@ -14,25 +14,20 @@ from pulumi.dynamic.dynamic import serialize_provider
 from components.vsphere import nsx_provider
 from components.vsphere.nsx_client import NsxApiError, NsxError
 from components.vsphere.nsx_provider import NsxProvider
+from tests.environments import JENKINS, edit_cluster, environment, remove_cluster
 
 from .nsx_emulator import Faults, NsxEmulator
-from .support import PASSWORD, MiniEngine, assert_state_equals, base_config, connection, desired_objects, round_trip
-
-JENKINS = {"jenkins": {"address": "10.20.0.50", "clients": ["10.30.0.0/16"]}}
+from .support import PASSWORD, MiniEngine, assert_state_equals, connection, desired_objects, round_trip
 
 
 def _steps() -> list[tuple[str, dict[str, Any]]]:
     """Create, then the updates users make, then a config with a single cluster (the workload one removed)."""
-    first = base_config()
-    more_clients = base_config(clients={"api": ["10.30.0.0/16", "192.168.50.0/24"], "ssh": ["10.20.0.0/28"], "nodePort": ["10.40.0.0/16"]})
-    with_jenkins = base_config(clients=more_clients["clients"], managementTools=JENKINS)
-    port_options = base_config(clients=more_clients["clients"], managementTools=JENKINS)
-    port_options["clusters"][1]["controlPlane"]["apiServerPort"] = 443
-    port_options["clusters"][1]["etcd"].update(clientPort=12379, peerPort=12380)
-    audit = base_config(clients=more_clients["clients"], managementTools=JENKINS)
-    audit["vsphere"]["nsx"]["mode"] = "audit"
-    shrunk = base_config()
-    shrunk["clusters"] = shrunk["clusters"][:1]
+    first = environment("vsphere")
+    more_clients = environment("vsphere", clients={"api": [*first["clients"]["api"], "192.168.50.0/24"]})
+    with_jenkins = environment("vsphere", clients=more_clients["clients"], managementTools=JENKINS)
+    port_options = edit_cluster(with_jenkins, "prod", controlPlane={"apiServerPort": 443}, etcd={"clientPort": 12379, "peerPort": 12380})
+    audit = environment("vsphere", clients=more_clients["clients"], managementTools=JENKINS, vsphere={"nsx": {"mode": "audit"}})
+    shrunk = remove_cluster(environment("vsphere"), "prod")
     return [
         ("create", first),
         ("add a client range", more_clients),
@@ -74,29 +69,29 @@ def test_lifecycle_converges_to_the_desired_objects(emulator: NsxEmulator, rate:
 
 def test_update_replaces_rules_a_patch_would_keep(emulator: NsxEmulator) -> None:
     engine = MiniEngine(connection(emulator))
-    with_jenkins = base_config(managementTools=JENKINS)
+    with_jenkins = environment("vsphere", managementTools=JENKINS)
     engine.converge(desired_objects(with_jenkins))
     policy = "/infra/domains/default/security-policies/eksa-mgmt"
     assert any(r["id"] == "jenkins-to-control-plane" for r in emulator.state()[policy]["rules"])
-    engine.converge(desired_objects(base_config()))
+    engine.converge(desired_objects(environment("vsphere")))
     assert not any(r["id"] == "jenkins-to-control-plane" for r in emulator.state()[policy]["rules"])
-    assert_state_equals(emulator, desired_objects(base_config()))
+    assert_state_equals(emulator, desired_objects(environment("vsphere")))
 
 
 def test_update_retries_after_a_concurrent_change(emulator: NsxEmulator) -> None:
     engine = MiniEngine(connection(emulator))
-    engine.converge(desired_objects(base_config()))
+    engine.converge(desired_objects(environment("vsphere")))
     path = "/infra/domains/default/groups/eksa-peer-api-clients"
     # Somebody else edits the group: our stored revision is now stale; the provider re-reads and replaces.
     emulator.put_object(path, {**emulator.state()[path], "description": "edited by hand"})
-    target = base_config(clients={"api": ["10.31.0.0/16"], "ssh": ["10.20.0.0/28"], "nodePort": ["10.40.0.0/16"]})
+    target = environment("vsphere", clients={"api": ["10.21.0.0/16"]})  # another API client range
     engine.converge(desired_objects(target))
     assert_state_equals(emulator, desired_objects(target))
     assert ("PUT", path, 200) in emulator.requests
 
 
 def test_create_refuses_an_object_owned_by_someone_else(emulator: NsxEmulator) -> None:
-    desired = desired_objects(base_config())
+    desired = desired_objects(environment("vsphere"))
     path = "/infra/domains/default/groups/eksa-peer-admin-machine"
     emulator.put_object(path, {"expression": [], "tags": [{"scope": "eksa-firewall/owner", "tag": "other/stack"}]})
     engine = MiniEngine(connection(emulator))
@@ -106,7 +101,7 @@ def test_create_refuses_an_object_owned_by_someone_else(emulator: NsxEmulator) -
 
 
 def test_create_adopts_its_own_leftover(emulator: NsxEmulator) -> None:
-    desired = desired_objects(base_config())
+    desired = desired_objects(environment("vsphere"))
     path = "/infra/domains/default/groups/eksa-peer-admin-machine"
     emulator.put_object(path, {**desired[path].body, "expression": []})  # a run interrupted before state was saved
     MiniEngine(connection(emulator)).converge({path: desired[path]})
@@ -121,7 +116,7 @@ def test_delete_of_a_missing_object_is_done(emulator: NsxEmulator) -> None:
 def test_delete_of_a_referenced_group_surfaces_nsx_message(emulator: NsxEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(nsx_provider.time, "sleep", lambda _s: None)
     engine = MiniEngine(connection(emulator))
-    engine.converge(desired_objects(base_config()))
+    engine.converge(desired_objects(environment("vsphere")))
     path = "/infra/domains/default/groups/eksa-mgmt-worker"
     _, outs = engine.state[path]
     with pytest.raises(NsxApiError) as info:
@@ -154,7 +149,7 @@ def test_emulator_refuses_an_all_any_rule_and_the_provider_says_why(emulator: Ns
 
 
 def test_diff_reports_changes_and_replacements(emulator: NsxEmulator) -> None:
-    d = desired_objects(base_config())["/infra/domains/default/groups/eksa-peer-api-clients"]
+    d = desired_objects(environment("vsphere"))["/infra/domains/default/groups/eksa-peer-api-clients"]
     olds = {"path": d.path, "body": d.body, "connection": connection(emulator), "password": PASSWORD}
     p = NsxProvider("group")
     assert not p.diff(d.path, olds, dict(olds)).changes
@@ -219,9 +214,9 @@ def test_errors_and_logs_never_show_the_password(emulator: NsxEmulator, caplog: 
     caplog.set_level(logging.DEBUG)
     emulator.faults.rate = 0.3
     engine = MiniEngine(connection(emulator))
-    engine.converge(desired_objects(base_config()))
+    engine.converge(desired_objects(environment("vsphere")))
     emulator.expire_sessions()  # forces 403/98 and a new session
-    engine.converge(desired_objects(base_config(managementTools=JENKINS)))
+    engine.converge(desired_objects(environment("vsphere", managementTools=JENKINS)))
     with pytest.raises(NsxApiError) as info:
         NsxProvider("group").create(
             {

@@ -7,12 +7,11 @@ import pytest
 from components.errors import ConfigError
 from components.topology import parse_topology
 from components.vsphere.settings import MAX_NSX_TAG_SCOPE, parse_settings
-
-from .support import base_config
+from tests.environments import environment
 
 
 def problems(**nsx: object) -> str:
-    config = base_config()
+    config = environment("vsphere")
     tags = nsx.pop("tags", None)
     config["vsphere"]["nsx"].update(nsx)
     if tags is not None:
@@ -23,7 +22,7 @@ def problems(**nsx: object) -> str:
 
 
 def test_an_nsx_tag_scope_over_128_characters_is_refused() -> None:
-    config = base_config()
+    config = environment("vsphere")
     config["vsphere"]["nsx"].update(nsxTagScope="s" * MAX_NSX_TAG_SCOPE, membership="tag")
     assert parse_settings(parse_topology(config)).nsx.nsx_tag_scope == "s" * 128
     text = problems(nsxTagScope="s" * 129, membership="tag")

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import ipaddress
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings
 
 from components.engine import Registration
 from components.verify import verify
+from tests.environments import environment, environments, role_addresses
 from tests.helpers import plan_config, plan_stack
-
-from .support import base_config
 
 
 def _ok(config: dict[str, Any]) -> None:
@@ -32,7 +31,7 @@ def test_example_stack_verifies() -> None:
 
 
 def _variant(name: str) -> dict[str, Any]:
-    c = base_config()
+    c = environment("vsphere")  # edited in place below (the addresses of a variant are its own)
     prod = c["clusters"][1]
     if name == "stacked etcd":
         del prod["etcd"]
@@ -92,9 +91,7 @@ def test_variants_verify(variant: str) -> None:
 
 
 def test_audit_mode_reports_everything_else_as_excess() -> None:
-    c = base_config()
-    c["vsphere"]["nsx"]["mode"] = "audit"
-    planned = plan_config(c)
+    planned = plan_config(environment("vsphere", vsphere={"nsx": {"mode": "audit"}}))
     report = verify(planned.topology, planned.flows, planned.run.resources)
     assert not report.missing
     assert report.excess  # the final rule allows (and logs) every other connection
@@ -113,7 +110,8 @@ def _tampered(resources: tuple[Registration, ...], change: Any) -> list[Registra
 
 
 def test_verify_catches_a_missing_rule_and_a_too_wide_rule() -> None:
-    planned = plan_config(base_config())
+    env = environment("vsphere")
+    planned = plan_config(env)
 
     def drop_ssh(body: dict[str, Any]) -> None:
         body["rules"] = [r for r in body["rules"] if r["id"] != "ssh-clients-to-worker"]
@@ -135,58 +133,16 @@ def test_verify_catches_a_missing_rule_and_a_too_wide_rule() -> None:
 
     report = verify(planned.topology, planned.flows, _tampered(planned.run.resources, drop_first))
     assert not report.excess
-    assert {str(a.destination) for a in report.missing} == {"10.22.0.10/32", "10.22.0.16/28", "10.22.0.32/28", "10.22.1.0/24"}
+    # every flow into prod (its VIP, control plane, etcd and workers) is missing
+    prod = [a for role in ("control-plane-vip", "control-plane", "etcd", "worker") for a in role_addresses(env, "prod", role)]
+    assert len(prod) == 4
+    assert {str(a.destination) for a in report.missing} == {str(ipaddress.ip_network(a)) for a in prod}
 
 
 # --- generated configurations --------------------------------------------------------------------------
 
 
-@st.composite
-def configs(draw: st.DrawFn) -> dict[str, Any]:
-    n = draw(st.integers(1, 3))
-    v6 = draw(st.booleans())
-
-    def net(i: int, j: int) -> str:
-        return f"fd00:{i}:{j}::/64" if v6 and draw(st.booleans()) else f"10.{i}.{j}.0/24"
-
-    clusters = []
-    for i in range(n):
-        cluster: dict[str, Any] = {
-            "name": f"c{i}",
-            "controlPlane": {"endpoint": f"10.{i}.0.5", "addresses": [net(i, 1)]},
-        }
-        if i > 0 and draw(st.booleans()):
-            cluster["managedBy"] = "c0"
-        if draw(st.booleans()):
-            cluster["controlPlane"]["apiServerPort"] = 443
-        if draw(st.booleans()):
-            cluster["controlPlane"]["loadBalancer"] = {"address": f"10.{i}.0.6", "port": draw(st.sampled_from([443, 6443]))}
-        if draw(st.booleans()):
-            cluster["etcd"] = {"external": True, "addresses": [net(i, 2)]}
-            if draw(st.booleans()):
-                cluster["etcd"].update(clientPort=22379, peerPort=22380)
-        groups = draw(st.integers(0, 3))
-        if groups:
-            cluster["workerGroups"] = [{"name": f"g{k}", "addresses": [net(i, 10 + k)]} for k in range(groups)]
-        clusters.append(cluster)
-    config = base_config(clusters=clusters)
-    config["cilium"] = draw(st.booleans())
-    config["clients"] = {
-        key: draw(st.lists(st.sampled_from(["10.100.0.0/16", "10.101.0.0/16", "192.168.0.0/24", "fd00:100::/48"]), unique=True, max_size=2))
-        for key in ("api", "ssh", "nodePort")
-    }
-    if draw(st.booleans()):
-        config["managementTools"] = {"jenkins": {"address": "10.200.0.5", "clients": ["10.201.0.0/16"]}}
-    nsx = config["vsphere"]["nsx"]
-    nsx["membership"] = draw(
-        st.sampled_from(["ipset", "tag", {"control-plane": "ipset", "etcd": "vmName", "worker": "vmName"}, {"worker": "tag"}])
-    )
-    nsx["appliedTo"] = draw(st.sampled_from(["groups", "dfw"]))
-    nsx["category"] = draw(st.sampled_from(["Application", "Environment", "Infrastructure"]))
-    return config
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(configs())
+@settings(max_examples=40)
+@given(environments("vsphere"))
 def test_generated_configurations_verify(config: dict[str, Any]) -> None:
     _ok(config)
