@@ -68,7 +68,7 @@ def csv_rows() -> list[dict[str, str]]:
 
 def csv_text(rows: list[dict[str, str]]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")  # so that a \r or \n in a field is quoted
+    writer = csv.DictWriter(out, fieldnames=list[str](CSV_COLUMNS), lineterminator="\r\n")  # so that a \r or \n in a field is quoted
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
