@@ -19,7 +19,7 @@ import pytest
 
 from components.vsphere.nsx_provider import plain_numbers
 from tests.bench.generate import case, generated_config
-from tests.bench.run import SIZES
+from tests.contract.cases import SIZES
 from tests.environments import environment
 from tests.helpers import PROJECT_DIR, plan_stack
 
