@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Iterable
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
 def within(inner: Network, outer: Network) -> bool:
@@ -43,7 +44,8 @@ def parse_network(text: str, *, single: bool = False) -> Network:
 
     What ``ipaddress`` would accept but a firewall rule must never carry is refused: an IPv6 zone id
     (``fe80::1%eth0``: ``ipaddress`` keeps any text after ``%``, newlines included, and prints it back), and
-    whitespace or control characters anywhere. The value returned is rebuilt from its address and prefix
+    whitespace or control characters anywhere; a single address (/32, /128) that no machine can hold (unspecified,
+    limited broadcast, multicast, loopback). The value returned is rebuilt from its address and prefix
     length, so ``str()`` of it is canonical text: only that ever reaches a rendered rule.
     """
     stripped = text.strip()
@@ -72,4 +74,22 @@ def parse_network(text: str, *, single: bool = False) -> Network:
     canonical = ipaddress.ip_network((parsed.network_address, parsed.prefixlen))
     if single and canonical.prefixlen != canonical.max_prefixlen:
         raise AddressError(f"{text!r} is a range, not one address", "give a single IP address")
+    if canonical.prefixlen == canonical.max_prefixlen:
+        kind = _not_a_machine(canonical.network_address)
+        if kind is not None:
+            raise AddressError(f"{text!r} is {kind}, not the address of a machine", "give the machine's own unicast address")
     return canonical
+
+
+def _not_a_machine(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What a single address is when no machine can hold it: a rule naming it would mean something else (nft and
+    the interpreters read 255.255.255.255 as the limited broadcast, 0.0.0.0 as "no address yet")."""
+    if address.is_unspecified:
+        return "the unspecified address"
+    if address == LIMITED_BROADCAST:
+        return "the limited broadcast address"
+    if address.is_multicast:
+        return "a multicast address"
+    if address.is_loopback:
+        return "a loopback address (the machine itself)"
+    return None

@@ -19,7 +19,13 @@ class Problem:
     fix: str
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.message}. Fix: {self.fix}"
+        return one_line(f"{self.key}: {self.message}. Fix: {self.fix}")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that is not printable escaped (``\\n``, ``\\x00``, ``\\u2028``): a key or a
+    value the user wrote may hold line breaks, and one problem must read as one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ConfigError(EksaFirewallError):

@@ -41,7 +41,7 @@ from .endpoints import (
     WORKER,
 )  # fmt: skip
 from .errors import ConfigError, Problem
-from .exposure import anywhere_families, exposure_share
+from .exposure import anywhere_families, covered, exposure_share
 from .ports import PortRange, PortSet, format_ports, merge
 from .reader import key_join
 from .topology import Cluster, Topology
@@ -322,18 +322,54 @@ def _exposure(topology: Topology, cluster: Cluster, source: str, row: Row) -> li
     families = anywhere_families(endpoint_addresses(topology, cluster, source))
     if not families:
         return []
-    keys = endpoint_keys(topology, cluster, source) or (source,)
     internet = " and ".join(f"IPv{v}" for v in families)
     return [
         Problem(
             key,
             f"covers (alone or with the other ranges listed there) more than {exposure_share()} of the {internet} Internet, which "
-            f"would open {row.purpose} ({row.protocol.upper()} {row.ports_text}) to it",
+            f"would open {_what(row)} ({row.protocol.upper()} {row.ports_text}, catalog row {row.id}) to it",
             "list the real addresses of these machines; etcd, the kubelet and the control-plane components must never be reachable "
             "from 0.0.0.0/0, ::/0 or ranges that add up to them (docs/configuration.md, exposure)",
         )
-        for key in keys
+        for key in _blamed(_key_ranges(topology, cluster, source), families)
     ]
+
+
+def _what(row: Row) -> str:
+    """What a row's port is, in words. The page's provider tables put who connects ("Manager") in the Purpose column
+    of their etcd rows and what the port is ("Etcd API endpoint") in Used By: a message names the port."""
+    return row.used_by if row.purpose == "Manager" else row.purpose
+
+
+def _key_ranges(topology: Topology, cluster: Cluster, endpoint: str) -> list[tuple[str, tuple[Network, ...]]]:
+    """The config keys that give an endpoint its addresses, each with the ranges it gives."""
+    if endpoint == CONTROL_PLANE or (endpoint == ETCD and not cluster.external_etcd):
+        return [(key_join(cluster.control_plane.key, "addresses"), cluster.control_plane.addresses)]
+    if endpoint == ETCD and cluster.external_etcd:
+        return [(key_join(cluster.external_etcd.key, "addresses"), cluster.external_etcd.addresses)]
+    if endpoint == WORKER:
+        return [(key_join(g.machines.key, "addresses"), g.machines.addresses) for g in cluster.worker_groups]
+    if endpoint == MANAGEMENT_CLUSTER and cluster.managed_by:
+        manager = topology.cluster(cluster.managed_by)
+        return _key_ranges(topology, manager, CONTROL_PLANE) + _key_ranges(topology, manager, WORKER)
+    keys = endpoint_keys(topology, cluster, endpoint) or (endpoint,)
+    return [(keys[0], endpoint_addresses(topology, cluster, endpoint))]
+
+
+def _blamed(ranges: list[tuple[str, tuple[Network, ...]]], families: tuple[int, ...]) -> list[str]:
+    """The keys whose ranges make the union count as anywhere: those that do alone, else the fewest that do together
+    (largest first). A control plane listing its own /28 is never blamed for a worker group at 0.0.0.0/0."""
+    alone = [k for k, nets in ranges if anywhere_families(nets)]
+    if alone:
+        return alone
+    chosen: list[str] = []
+    union: list[Network] = []
+    for k, nets in sorted(ranges, key=lambda kn: -sum(covered(kn[1], v) for v in families)):
+        chosen.append(k)
+        union += nets
+        if set(families) <= set(anywhere_families(union)):
+            break
+    return chosen
 
 
 def expand(topology: Topology, flows: Iterable[Flow]) -> frozenset[Access]:

@@ -18,17 +18,22 @@ from .component import Environment
 from .errors import ConfigError, Problem
 from .flows import build_flows
 from .platform import all_secret_keys
-from .topology import parse_topology
+from .stackfile import misspelled_namespaces
+from .topology import parse_topology, top_level_keys
 
 COMPONENT_NAME = "eksa"
 _STRING_KEYS = ("platform", "eksaVersion", "hardwareCsv")
 
 
+def all_config_keys() -> set[str]:
+    """Every key of the stack config, of every namespace (``eksa-firewall:clusters``, ``aws:region``...)."""
+    return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env() or {})
+
+
 def configured_keys(project: str) -> list[str]:
     """Every key of this project's namespace in the stack config (so a typo is reported, not ignored)."""
-    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env() or {})
     prefix = f"{project}:"
-    return sorted(k[len(prefix) :] for k in keys if k.startswith(prefix))
+    return sorted(k[len(prefix) :] for k in all_config_keys() if k.startswith(prefix))
 
 
 def read_args(config: pulumi.Config, keys: list[str]) -> dict[str, Any]:
@@ -61,13 +66,16 @@ def plain_text_secrets(project: str, keys: list[str]) -> list[Problem]:
 def main() -> None:
     project = pulumi.get_project()
     keys = configured_keys(project)
-    problems = plain_text_secrets(project, keys)
+    # A key of the project's own whose namespace is misspelt (eksa-firewal:clients) would be ignored silently.
+    problems = misspelled_namespaces(project, sorted(all_config_keys()), top_level_keys())
+    problems += plain_text_secrets(project, keys)
     if problems:
         raise ConfigError(problems)
     args = read_args(pulumi.Config(), keys)
     topology = parse_topology(args, key_prefix=f"{project}:")
     flows = build_flows(topology)  # refuses sensitive ports opened to the Internet, before anything exists
     platform = topology.platform_spec
+    platform.module("settings").parse_settings(topology)  # the platform's section, before its provider SDK is imported
     secrets = {k: args[k] for k in platform.secret_keys if args.get(k) is not None}
     component_class = platform.load_component()  # the platform's provider SDK is imported here, and no other
     component = component_class.from_environment(COMPONENT_NAME, Environment(topology=topology, flows=flows, secrets=secrets))

@@ -41,7 +41,7 @@ from typing import Any
 import yaml
 from yaml import nodes
 
-from .errors import EksaFirewallError
+from .errors import EksaFirewallError, Problem, one_line
 
 SECRET = "[secret]"  # what a secret value looks like offline: in config, plan inputs and outputs
 
@@ -209,7 +209,7 @@ def _check_nodes(root: nodes.Node, where: str) -> None:
                 fresh.append((child, depth + 1))
         stack.extend(reversed(fresh))
     if duplicates:
-        raise EksaFirewallError("\n".join(duplicates))
+        raise EksaFirewallError(_listed(duplicates, f"{where}: {len(duplicates)} keys are written twice"))
 
     decoded = aliased = 0
     walk: list[tuple[nodes.Node, int]] = [(root, 0)]  # (node, alias depth)
@@ -233,12 +233,22 @@ def _check_nodes(root: nodes.Node, where: str) -> None:
         walk.extend(reversed(nxt))
 
 
+MAX_FILE_BYTES = 16 * 2**20  # a stack file or a hardware CSV is a few kilobytes; /dev/zero would never end
+
+
 def read_text(path: Path, what: str) -> str:
-    """A file's text, UTF-8 (a byte-order mark skipped), or an error naming the file and the first bad byte."""
+    """A file's text, UTF-8 (a byte-order mark skipped), or an error naming the file and the first bad byte.
+
+    Only a regular file of at most ``MAX_FILE_BYTES`` is read (a device or a pipe could block or never end)."""
     try:
-        data = path.read_bytes()
+        if path.exists() and not path.is_file():
+            raise EksaFirewallError(f"{path}: the {what} is not a regular file; give the path of the file itself")
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise EksaFirewallError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise EksaFirewallError(f"{path}: the {what} is larger than {MAX_FILE_BYTES // 2**20} MiB; is it the right file?")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -251,7 +261,15 @@ def read_text(path: Path, what: str) -> str:
 
 def _compose(path: Path, what: str) -> nodes.Node | None:
     text = read_text(path, what)
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters here, before any parsing
+    except yaml.reader.ReaderError as exc:  # as yaml.v3 does ("control characters are not allowed")
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise EksaFirewallError(
+            f"{path}:{line}:{column}: the {what} holds the control character U+{exc.character:04X}, which YAML does not allow; "
+            "remove it (the editor or tool that wrote it may have garbled the file)"
+        ) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -259,7 +277,7 @@ def _compose(path: Path, what: str) -> nodes.Node | None:
         at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         raise EksaFirewallError(f"{path}{at}: the {what} is not valid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise EksaFirewallError(f"{path}: the {what} is not valid YAML: {exc}") from None
+        raise EksaFirewallError(one_line(f"{path}: the {what} is not valid YAML: {exc}")) from None
     except RecursionError:
         raise EksaFirewallError(f"{path}: the {what} is nested too deeply to be a stack file") from None
     finally:
@@ -371,8 +389,16 @@ def load_stack(project: Project, *, stack: str | None = None, path: Path | None 
     written = {_text_key(k, path): _line(k) for k, _ in config_pairs}
     typos = misspelled_namespaces(project.name, list(written), known_keys)
     if typos:
-        raise EksaFirewallError("\n".join(f"{path}:{written[key]}: {problem}" for key, problem in typos))
+        raise EksaFirewallError(
+            _listed([f"{path}:{written[p.key]}: {p}" for p in typos], f"{path}: {len(typos)} keys have a misspelt namespace")
+        )
     return StackConfig(project=project, stack=stack, path=path, values=values, secret_keys=tuple(secret_keys))
+
+
+def _listed(problems: list[str], head: str) -> str:
+    """One problem as one line; several as ``head`` and one ``  - `` line each (the shape of ConfigError)."""
+    lines = [one_line(p) for p in problems]
+    return lines[0] if len(lines) == 1 else head + ":\n  - " + "\n  - ".join(lines)
 
 
 def _is_secure(node: nodes.Node) -> bool:
@@ -384,20 +410,19 @@ def _is_secure(node: nodes.Node) -> bool:
     )
 
 
-def misspelled_namespaces(project: str, keys: Sequence[str], known_keys: Sequence[str]) -> list[tuple[str, str]]:
+def misspelled_namespaces(project: str, keys: Sequence[str], known_keys: Sequence[str]) -> list[Problem]:
     """Keys that look like the project's own with the namespace misspelt: ``eksa-firewal:clients``.
 
     A namespace counts as misspelt when it is one or two edits from the project's name and the key after it is
-    one the project reads; other namespaces (providers', your own) are left alone. Returns (key, problem) pairs."""
+    one the project reads; other namespaces (providers', your own) are left alone. One problem per such key."""
     known = set(known_keys)
-    out: list[tuple[str, str]] = []
+    out: list[Problem] = []
     for full in keys:
         namespace, _, key = full.partition(":")
         if namespace != project and key in known and _edits(namespace.lower(), project.lower()) <= 2:
-            problem = (
-                f"{full}: namespace {namespace!r} is not this project's, so nothing reads this key. Fix: did you mean {project}:{key}?"
+            out.append(
+                Problem(full, f"namespace {namespace!r} is not this project's, so nothing reads this key", f"did you mean {project}:{key}?")
             )
-            out.append((full, problem))
     return out
 
 

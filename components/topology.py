@@ -213,7 +213,13 @@ ReadFile = Callable[[str], str]
 
 
 def _read_file(path: str) -> str:
-    return Path(path).read_text(encoding="utf-8")
+    from .errors import EksaFirewallError
+    from .stackfile import read_text  # a regular file of bounded size, UTF-8; a stack program needs no YAML otherwise
+
+    try:
+        return read_text(Path(path), "hardware CSV")
+    except EksaFirewallError as exc:  # _hardware reports it with the config key
+        raise OSError(str(exc)) from None
 
 
 def parse_topology(
@@ -294,7 +300,7 @@ def parse_topology(
         endpoints = replace(endpoints, bmcs=tuple(Bmc(name=m.hostname, address=m.bmc) for m in hardware if m.bmc is not None))
 
     settings_name = spec.section if spec is not None else ""
-    for section in all_sections():
+    for section in all_sections() if spec is not None else ():  # an unknown platform is reported once, above
         if section in config and section != settings_name:
             r.problem(key(section), f"belongs to another platform than {platform!r}", f"remove {key(section)}")
     raw_settings = config.get(settings_name) if settings_name else None
@@ -403,10 +409,9 @@ def _hardware(value: Any, key: str, r: Reader, read_file: ReadFile) -> tuple[Mac
         return ()
     try:
         text = read_file(path)
-    except OSError as exc:
-        r.problem(
-            key, f"cannot read {path!r} ({exc.strerror or exc})", "give the path of the hardware CSV, relative to the project directory"
-        )
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path, which no file name holds
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        r.problem(key, f"cannot read {path!r} ({reason})", "give the path of the hardware CSV, relative to the project directory")
         return ()
     return parse_hardware_csv(text, key, r)
 

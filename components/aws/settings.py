@@ -172,7 +172,9 @@ def parse_settings(topology: Topology, *, read_file: ReadFile | None = None) -> 
         ca = _ca_bundle(cfg.get("caBundle"), key("caBundle"), r, read_file)
         if ca is not None and insecure:
             r.problem(key("insecure"), "is set together with caBundle", f"keep {key('caBundle')} and remove {key('insecure')}")
-        credentials_file = r.string(cfg.get("credentialsFile"), key("credentialsFile"), required=False)
+        credentials_file = _one_line(
+            r.string(cfg.get("credentialsFile"), key("credentialsFile"), required=False), key("credentialsFile"), r
+        )
         settings = replace(
             settings, devices=devices, placement=placement, ca_bundle=ca, insecure=insecure, credentials_file=credentials_file
         )
@@ -187,7 +189,7 @@ def parse_settings(topology: Topology, *, read_file: ReadFile | None = None) -> 
             lambda text: bool(_VPC_ID.match(text)),
             "write the VPC's id, like vpc-0a1b2c3d4e5f67890, or pass the id output of an aws.ec2.Vpc",
         )
-        profile = r.string(cfg.get("profile"), key("profile"), required=False)
+        profile = _one_line(r.string(cfg.get("profile"), key("profile"), required=False), key("profile"), r)
         settings = replace(settings, region=region, vpc_id=vpc_id, profile=profile)
     r.done()
     return settings
@@ -225,8 +227,18 @@ def _name_prefix(value: Any, key: str, r: Reader) -> str:
     return prefix
 
 
-def _control_characters(text: str) -> bool:
-    return any(unicodedata.category(c).startswith("C") for c in text)
+def _control_characters(text: str, allowed: str = "") -> bool:
+    return any(unicodedata.category(c).startswith("C") and c not in allowed for c in text)
+
+
+def _one_line(text: str | None, key: str, r: Reader) -> str | None:
+    """``text`` when it holds no control character (a path or a profile name reaches the provider and its files)."""
+    if text is not None and _control_characters(text):
+        r.problem(
+            key, f"{text!r} holds a control character (a line break, a NUL...)", "write it on one line, with printable characters only"
+        )
+        return None
+    return text
 
 
 def _tags(value: Any, key: str, r: Reader) -> dict[str, str]:
@@ -291,9 +303,16 @@ def _ca_bundle(value: Any, key: str, r: Reader, read_file: ReadFile | None) -> C
     if text is None:
         return None
     if _PEM_CERT in text:
+        if _control_characters(text, allowed="\n\r\t"):
+            r.problem(
+                key, "holds a control character besides line breaks", "paste the certificates as `snowballEdge get-certificate` prints them"
+            )
+            return None
         return CaBundle(pem=text.strip() + "\n")
     if "\n" in text or text.startswith("-----"):
         r.problem(key, "looks like PEM text but holds no certificate", f"paste the whole certificate, starting with {_PEM_CERT}")
+        return None
+    if _one_line(text, key, r) is None:
         return None
     if read_file is not None:
         try:

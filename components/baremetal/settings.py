@@ -7,6 +7,7 @@ Every key is documented in docs/platforms/baremetal.md. Problems are reported ag
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -64,8 +65,12 @@ def parse_settings(topology: Topology) -> BareMetalSettings:
         )
     action = r.choice(cfg.get("defaultAction"), key_join(key, "defaultAction"), DEFAULT_ACTIONS, default="drop") or "drop"
     output_dir = r.string(cfg.get("outputDir"), key_join(key, "outputDir"), required=False)
-    if output_dir is not None and ("\n" in output_dir or "'" in output_dir):
-        r.problem(key_join(key, "outputDir"), "contains a newline or a single quote", "use a plain directory path such as build/nftables")
+    if output_dir is not None and ("'" in output_dir or any(unicodedata.category(c).startswith("C") for c in output_dir)):
+        r.problem(
+            key_join(key, "outputDir"),
+            "contains a newline or a single quote (or another control character: a NUL, an escape...)",
+            "use a plain directory path such as build/nftables",
+        )
 
     apply = _apply(cfg.get("apply"), key_join(key, "apply"), table, r)
     if apply is not None:

@@ -48,7 +48,10 @@ def load_stack_args(args: argparse.Namespace) -> Stack:
             raise OSError(str(exc)) from None
 
     topology = parse_topology(sc.project_values(), key_prefix=f"{project.name}:", read_file=read_file)
-    return Stack(sc, topology, build_flows(topology))
+    flows = build_flows(topology)
+    # The platform's own section too, so that every command refuses a broken stack alike (and without the SDK).
+    topology.platform_spec.module("settings").parse_settings(topology)
+    return Stack(sc, topology, flows)
 
 
 def stack_label(args: argparse.Namespace) -> str:

@@ -37,6 +37,12 @@ CATEGORY_FORBIDDEN = "/,!\"#%'()*+:;=?\\|[]^&"
 RESERVED_CATEGORY_KEYS = ("KubernetesClusterName",)
 ROLES = NODE_ROLES  # the keys of categories.<cluster>
 
+# The v4 model's name limits (ntnx-microseg-py-client 4.3.2: NetworkSecurityPolicy.name 63, AddressGroup.name and
+# ServiceGroup.name 64; tests/contract builds every object with these classes).
+MAX_POLICY_NAME = 63
+MAX_GROUP_NAME = 64
+_NOT_PEERS = frozenset({"self", "nodes", "machines", "control-plane", "etcd", "worker", "management-cluster"})
+
 _KEYS = ("state", "clusterStates", "namePrefix", "categoryKey", "categories", "scope", "vpcReferences", "hitlog", "provider")
 _PROVIDER_KEYS = ("endpoint", "port", "insecure", "username")
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$|^$")
@@ -117,6 +123,8 @@ def parse_settings(topology: Topology) -> NutanixSettings:
     if not isinstance(prefix, str) or not _PREFIX.match(prefix):
         r.problem(k("namePrefix"), f"{prefix!r} is not a usable name prefix", "use letters, digits, '-', '_' or '.', such as eksa-")
         prefix = DEFAULT_NAME_PREFIX
+    else:
+        _names_fit(topology, prefix, k("namePrefix"), r)
 
     category_key = r.string(cfg.get("categoryKey"), k("categoryKey"), required=False, default=DEFAULT_CATEGORY_KEY)
     category_key = _category_text(category_key or DEFAULT_CATEGORY_KEY, k("categoryKey"), "key", r)
@@ -154,6 +162,33 @@ def parse_settings(topology: Topology) -> NutanixSettings:
         hitlog=hitlog,
         provider=provider,
     )
+
+
+def _names_fit(topology: Topology, prefix: str, key: str, r: Reader) -> None:
+    """The names the planner builds (components/nutanix/planner.py) must fit the v4 model: ``<prefix><cluster>-<role>``
+    (NetworkSecurityPolicy.name, at most 63 characters), ``<prefix><cluster>-<peer>`` (AddressGroup.name, 64) and
+    ``<prefix><cluster>-<row>-<protocol>-<ports>`` (ServiceGroup.name, 64). Judged on the longest suffix the cluster's
+    catalog rows could give, so that `pulumi up` never fails on a name Prism Central refuses."""
+    from ..catalog import load_catalog
+    from ..flows import row_applies, row_ports
+    from ..ports import format_ports
+
+    for cluster in topology.clusters:
+        longest = [(MAX_POLICY_NAME, f"-{role}") for role in cluster.roles]
+        for row in load_catalog():
+            if row.local_only or not row_applies(row, topology, cluster):
+                continue
+            ports = format_ports(row_ports(row, topology, cluster)).replace("|", "_")
+            longest.append((MAX_GROUP_NAME, f"-{row.id}-{row.protocol}-{ports}"))
+            longest += [(MAX_GROUP_NAME, f"-{peer}") for peer in row.sources if peer not in _NOT_PEERS]
+        limit, suffix = max(longest, key=lambda ls: len(ls[1]) - ls[0])
+        name = f"{prefix}{cluster.name}{suffix}"
+        if len(name) > limit:
+            r.problem(
+                key,
+                f"names like {name!r} ({len(name)} characters) would be longer than Prism Central allows ({limit})",
+                f"shorten the prefix or the cluster name {cluster.name!r} by {len(name) - limit} characters",
+            )
 
 
 def _state(value: Any, key: str, r: Reader) -> str:
@@ -243,5 +278,11 @@ def _provider(topology: Topology, raw: Any, key: str, r: Reader) -> ProviderSett
         return None
     port = r.port(cfg.get("port"), key_join(key, "port"), topology.endpoints.prism_central_port)
     insecure = r.boolean(cfg.get("insecure"), key_join(key, "insecure"), False)
-    username = r.passthrough(cfg.get("username"), key_join(key, "username"), lambda text: True, "", required=False)
+    username = r.passthrough(
+        cfg.get("username"),
+        key_join(key, "username"),
+        lambda text: not any(unicodedata.category(c).startswith("C") for c in text),
+        "write the Prism Central user name on one line, with printable characters only",
+        required=False,
+    )
     return ProviderSettings(endpoint=endpoint, port=port, insecure=insecure, username=username)

@@ -8,6 +8,7 @@ docs/platforms/vsphere.md documents every key.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -123,17 +124,19 @@ def parse_settings(topology: Topology) -> VSphereSettings:
     return VSphereSettings(tags=tags, nsx=nsx)
 
 
-def control_characters(text: str) -> list[str]:
-    """The control characters in ``text`` (C0, DEL, C1, and Unicode line/paragraph separators), as escapes."""
-    bad = [c for c in text if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029"]
-    return sorted({repr(c)[1:-1] for c in bad})
+def control_characters(text: str, allowed: str = "") -> list[str]:
+    """The control and format characters in ``text`` (Unicode category C: C0, DEL, C1, invisible and direction-changing
+    marks such as U+200B or U+202E; and the line and paragraph separators), as escapes; those in ``allowed`` excepted."""
+    bad = [c for c in text if c not in allowed and (unicodedata.category(c)[0] == "C" or c in "\u2028\u2029")]
+    return sorted({c.encode("unicode_escape").decode("ascii") for c in bad})
 
 
-def _plain_text(r: Reader, key: str, text: str, *, max_len: int | None = None, why: str = "") -> None:
-    """One problem per rule broken: no control characters; at most ``max_len`` characters."""
-    bad = control_characters(text)
+def _plain_text(r: Reader, key: str, text: str, *, max_len: int | None = None, why: str = "", allowed: str = "") -> None:
+    """One problem per rule broken: no control characters (but those in ``allowed``); at most ``max_len`` characters."""
+    bad = control_characters(text, allowed)
     if bad:
-        r.problem(key, f"holds control characters ({', '.join(bad)})", "write it on one line, with printable characters only")
+        where = "with printable characters only" if allowed else "on one line, with printable characters only"
+        r.problem(key, f"holds control characters ({', '.join(bad)})", f"write it {where}")
     if max_len is not None and len(text) > max_len:
         r.problem(key, f"is {len(text)} characters long; {why or 'the limit is'} {max_len}", f"shorten it to at most {max_len} characters")
 
@@ -170,10 +173,14 @@ def _nsx(value: Any, key: str, r: Reader, topology: Topology) -> NsxSettings:
                 key_join(key, "host"), f"{host!r} is not a host name or address", "write the NSX Manager's name, e.g. nsx.example.com"
             )
     username = r.string(cfg.get("username"), key_join(key, "username"))
+    if username is not None:
+        _plain_text(r, key_join(key, "username"), username)
     port = r.port(cfg.get("port"), key_join(key, "port"), 443)
     auth = r.choice(cfg.get("auth"), key_join(key, "auth"), ("session", "basic"), default="session") or "session"
     insecure = r.boolean(cfg.get("insecure"), key_join(key, "insecure"), False)
     ca_bundle = r.string(cfg.get("caBundle"), key_join(key, "caBundle"), required=False)
+    if ca_bundle is not None:  # a path, or PEM text (lines)
+        _plain_text(r, key_join(key, "caBundle"), ca_bundle, allowed="\n\r" if "-----BEGIN" in ca_bundle else "")
     if insecure and ca_bundle:
         r.problem(
             key_join(key, "insecure"), "is true while caBundle is set", "keep caBundle and remove insecure: certificates are then verified"
@@ -186,11 +193,14 @@ def _nsx(value: Any, key: str, r: Reader, topology: Topology) -> NsxSettings:
     for k, v in (("domain", domain), ("idPrefix", id_prefix)):
         if not _ID.match(v):
             r.problem(key_join(key, k), f"{v!r} is not a valid NSX id", "use letters, digits, '-', '_' or '.' (at most 41)")
-    category = r.choice(cfg.get("category"), key_join(key, "category"), CATEGORIES, default="Application") or "Application"
-    if category == "Ethernet":
+    if cfg.get("category") == "Ethernet":
         r.problem(
             key_join(key, "category"), "holds layer-2 rules only", "use Application (default), Environment, Infrastructure or Emergency"
         )
+        category = "Application"
+    else:  # Ethernet is left out of the choices, so that a misspelling is never pointed at it
+        choices = tuple(c for c in CATEGORIES if c != "Ethernet")
+        category = r.choice(cfg.get("category"), key_join(key, "category"), choices, default="Application") or "Application"
     sequence = int(_number(cfg.get("sequenceNumber"), key_join(key, "sequenceNumber"), r, 1000, lo=0, hi=MAX_POLICY_SEQUENCE))
     mode = r.choice(cfg.get("mode"), key_join(key, "mode"), ("enforce", "audit"), default="enforce") or "enforce"
     applied_to = r.choice(cfg.get("appliedTo"), key_join(key, "appliedTo"), ("groups", "dfw"), default="groups") or "groups"
