@@ -212,8 +212,8 @@ def endpoint_addresses(topology: Topology, cluster: Cluster, endpoint: str) -> t
         return canonical_networks(a for role in manager.kubernetes_roles for a in manager.addresses_of(role))
     ranges: dict[str, tuple[Network, ...]] = {
         ADMIN_MACHINE: topology.admin_machine,
-        BMC: canonical_networks(b.address for b in ep.bmcs),
-        SNOW_DEVICE: canonical_networks(d.address for d in ep.snow_devices),
+        BMC: ep.bmc_addresses,
+        SNOW_DEVICE: ep.snow_device_addresses,
         JENKINS_CLIENTS: topology.jenkins.clients if topology.jenkins else (),
         API_CLIENTS: topology.clients.api,
         SSH_CLIENTS: topology.clients.ssh,

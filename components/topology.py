@@ -174,6 +174,13 @@ class Endpoints:
     snow_devices: tuple[SnowDevice, ...] = ()
     tinkerbell_ip: Network | None = None
     bmcs: tuple[Bmc, ...] = ()
+    # The addresses of the devices and the BMCs, canonical (the flows of every cluster ask for them).
+    snow_device_addresses: tuple[Network, ...] = field(init=False, repr=False, compare=False)
+    bmc_addresses: tuple[Network, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "snow_device_addresses", canonical_networks(d.address for d in self.snow_devices))
+        object.__setattr__(self, "bmc_addresses", canonical_networks(b.address for b in self.bmcs))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
