@@ -19,7 +19,7 @@ from components.vsphere.nsx_client import (
     NsxUnavailableError,
 )
 
-from .nsx_emulator import Faults, NsxEmulator
+from .nsx_emulator import Faults, NsxEmulator, self_signed_certificate
 from .support import PASSWORD
 
 GROUP = "/infra/domains/default/groups/g1"
@@ -214,14 +214,7 @@ def test_a_missing_password_is_refused_before_any_call() -> None:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    d = tmp_path_factory.mktemp("tls")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return str(cert), str(key)
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

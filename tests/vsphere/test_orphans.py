@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -18,7 +17,7 @@ from components.cli import main
 from components.vsphere import nsx_provider
 from tests.environments import environment
 
-from .nsx_emulator import NsxEmulator
+from .nsx_emulator import NsxEmulator, self_signed_certificate
 from .support import PASSWORD, MiniEngine, desired_objects
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,14 +28,7 @@ FOREIGN = "/infra/domains/default/groups/eksa-of-another-team"
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    d = tmp_path_factory.mktemp("tls")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return str(cert), str(key)
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
