@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -48,10 +47,9 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 from tests.vsphere.nsx_emulator import NsxEmulator, self_signed_certificate
 from tests.vsphere.support import PASSWORD
 
+from .installed import ROOT, install_copy
 from .plugin_host import RPC_TIMEOUT_S, serving
 
-ROOT = Path(__file__).resolve().parents[2]
-PIP_TIMEOUT_S = 180
 RUN_TIMEOUT_S = 120
 VENV_SITE = next(p for p in sys.path if p.endswith("site-packages"))
 STDLIB = [p for p in sys.path if p and "site-packages" not in p and Path(p).resolve() != ROOT and not p.endswith(".zip")]
@@ -142,18 +140,7 @@ runpy.run_module("pulumi.dynamic", run_name="__main__", alter_sys=True)
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """eksa-firewall built from a copy of the checkout and installed into a folder of its own."""
-    work = tmp_path_factory.mktemp("install")
-    src = work / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, src / name)
-    shutil.copytree(ROOT / "components", src / "components", ignore=shutil.ignore_patterns("__pycache__"))
-    site = work / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check", "--target", str(site), str(src)],
-        check=True, timeout=PIP_TIMEOUT_S, cwd=work,
-    )  # fmt: skip
-    return site
+    return install_copy(tmp_path_factory.mktemp("install"))
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ misspelt key fails.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -22,8 +21,8 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PIP_TIMEOUT_S = 180
+from .installed import ROOT, install_copy
+
 RUN_TIMEOUT_S = 120
 
 ARGS: dict[str, Any] = {
@@ -99,18 +98,7 @@ print(json.dumps({
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """eksa-firewall built from a copy of the checkout and installed into a folder of its own."""
-    work = tmp_path_factory.mktemp("install")
-    src = work / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, src / name)
-    shutil.copytree(ROOT / "components", src / "components", ignore=shutil.ignore_patterns("__pycache__"))
-    site = work / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check", "--target", str(site), str(src)],
-        check=True, timeout=PIP_TIMEOUT_S, cwd=work,
-    )  # fmt: skip
-    return site
+    return install_copy(tmp_path_factory.mktemp("install"))
 
 
 @pytest.fixture(scope="module")
