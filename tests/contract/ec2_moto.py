@@ -188,14 +188,20 @@ def _tag(tags: Iterable[Mapping[str, str]] | None, key: str) -> str:
     return next((t["Value"] for t in tags or () if t["Key"] == key), "")
 
 
-def groups_from_describe(planned: Planned, endpoints: Sequence[Endpoint]) -> list[_Group]:
-    """DescribeSecurityGroups answers -> groups with their members and rules."""
+def _described_groups(planned: Planned, endpoints: Sequence[Endpoint]) -> dict[str, _Group]:
+    """Every described group by ``<provider>/<GroupId>``, its members read from its cluster and role tags (no rules yet)."""
     groups: dict[str, _Group] = {}
     for ep in endpoints:
         for g in ep.groups:
             cluster, role = _tag(g.get("Tags"), TAG_CLUSTER), _tag(g.get("Tags"), TAG_ROLE)
             gid = f"{ep.provider}/{g['GroupId']}"
             groups[gid] = _Group(gid, cluster, role, core.role_members(planned, cluster, role) if role else ())
+    return groups
+
+
+def groups_from_describe(planned: Planned, endpoints: Sequence[Endpoint]) -> list[_Group]:
+    """DescribeSecurityGroups answers -> groups with their members and rules."""
+    groups = _described_groups(planned, endpoints)
     for ep in endpoints:
         for g in ep.groups:
             group = groups[f"{ep.provider}/{g['GroupId']}"]
@@ -212,12 +218,7 @@ def groups_from_describe(planned: Planned, endpoints: Sequence[Endpoint]) -> lis
 
 def groups_from_rules(planned: Planned, endpoints: Sequence[Endpoint]) -> list[_Group]:
     """DescribeSecurityGroupRules answers (one rule each, region only) -> groups with their members and rules."""
-    groups: dict[str, _Group] = {}
-    for ep in endpoints:
-        for g in ep.groups:
-            cluster, role = _tag(g.get("Tags"), TAG_CLUSTER), _tag(g.get("Tags"), TAG_ROLE)
-            gid = f"{ep.provider}/{g['GroupId']}"
-            groups[gid] = _Group(gid, cluster, role, core.role_members(planned, cluster, role) if role else ())
+    groups = _described_groups(planned, endpoints)
     for ep in endpoints:
         for r in ep.rules:
             group = groups[f"{ep.provider}/{r['GroupId']}"]
