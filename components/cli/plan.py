@@ -38,7 +38,9 @@ def plan_document(stack: Stack) -> dict[str, Any]:
         "schema": PLAN_SCHEMA,
         "project": run.project,
         "stack": run.stack,
-        "resources": [r.to_json() for r in run.resources],
+        # By URN: the engine receives registrations in an order that varies from run to run (each waits on its
+        # inputs in the SDK's thread pool), and a plan must read the same each time it is made.
+        "resources": [r.to_json() for r in sorted(run.resources, key=lambda r: r.urn)],
         "outputs": dict(run.outputs),
         "flows": [f.to_json() for f in stack.flows.flows],
         "local_only": [x.to_json() for x in stack.flows.local_only],
