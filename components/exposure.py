@@ -21,6 +21,7 @@ from .addresses import Network
 
 ANYWHERE_SHARE = Fraction(1, 16)
 FAMILY_SIZE = {4: 2**32, 6: 2**128}
+_LIMIT = {v: ANYWHERE_SHARE * size for v, size in FAMILY_SIZE.items()}  # addresses: more than this is anywhere
 
 
 def covered(networks: Iterable[Network], version: int) -> int:
@@ -32,7 +33,15 @@ def covered(networks: Iterable[Network], version: int) -> int:
 def anywhere_families(networks: Iterable[Network]) -> tuple[int, ...]:
     """The IP versions (4, 6) for which the union of ``networks`` counts as anywhere (see the module docstring)."""
     nets = list(networks)
-    return tuple(v for v in (4, 6) if Fraction(covered(nets, v), FAMILY_SIZE[v]) > ANYWHERE_SHARE)
+    return tuple(v for v in (4, 6) if _over_share(nets, v))
+
+
+def _over_share(networks: list[Network], version: int) -> bool:
+    limit = _LIMIT[version]
+    # A union holds at most the sum of its parts: when that sum is within the share, there is nothing to merge.
+    if sum(2 ** (n.max_prefixlen - n.prefixlen) for n in networks if n.version == version) <= limit:
+        return False
+    return covered(networks, version) > limit
 
 
 def is_anywhere(networks: Iterable[Network]) -> bool:

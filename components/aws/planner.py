@@ -166,7 +166,10 @@ class AwsPlan:
 
 # --- building ----------------------------------------------------------------------------------------
 
-_Acc = dict[tuple[GroupKey, Direction, Peer, str], list[tuple[PortRange, frozenset[str], frozenset[str]]]]
+# A flow's port ranges, each with the catalog rows that ask for it (``_rows_by_range``).
+_Pieces = list[tuple[PortRange, frozenset[str]]]
+# Per (group, direction, peer, protocol): what each duty asks of that rule, its pieces and the config keys of the far end.
+_Acc = dict[tuple[GroupKey, Direction, Peer, str], list[tuple[_Pieces, frozenset[str]]]]
 
 
 def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> AwsPlan:
@@ -178,17 +181,18 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
     index = _MemberIndex(members)
     sources = {s for d in owed for s in endpoint_addresses(topology, topology.cluster(d.flow.cluster), d.flow.source)}
     containing = {s: index.containing(s) for s in sources}
+    peers = _Peers()
     acc: _Acc = defaultdict(list)
     for duty in owed:
         pieces = _rows_by_range(topology, duty)
-        for group, direction, peers, keys in _duty_rules(topology, duty, members, containing, region=settings.mode == "region"):
-            for peer, proto in peers:
-                for r, rows in pieces:
-                    acc[(group, direction, peer, proto)].append((r, rows, keys))
+        for group, direction, rule_peers, keys in _duty_rules(topology, duty, members, containing, peers, region=settings.mode == "region"):
+            for peer, proto in rule_peers:
+                acc[(group, direction, peer, proto)].append((pieces, keys))
     by_group: dict[GroupKey, _Acc] = defaultdict(dict)  # each group reads its own rules, not every group's
     for k, items in acc.items():
         by_group[k[0]][k] = items
-    groups = tuple(_group_spec(k, members[k], by_group[k], settings) for k in scope.keys)
+    shared = _Shared()
+    groups = tuple(_group_spec(k, members[k], by_group[k], settings, shared) for k in scope.keys)
     plan = AwsPlan(settings=settings, groups=groups)
     _check_quotas(plan, topology)
     _check_names(plan)
@@ -204,6 +208,7 @@ def _duty_rules(
     duty: Duty,
     members: Mapping[GroupKey, tuple[Network, ...]],
     containing: Mapping[Network, list[GroupKey]],
+    peers: _Peers,
     *,
     region: bool,
 ) -> list[_DutyRule]:
@@ -218,14 +223,14 @@ def _duty_rules(
     out: list[_DutyRule] = []
     for g in () if duty.stand_in else duty.ingress:
         # (a stand-in's addresses are inside a client list whose CIDR rule already admits them)
-        out.append((g, "ingress", _peers(g, duty.egress, src, f.protocol, members, region), src_keys))
+        out.append((g, "ingress", _peers(g, duty.egress, src, f.protocol, members, peers, region), src_keys))
     for g in duty.egress:
-        out.append((g, "egress", _peers(g, duty.ingress, dst, f.protocol, members, region), dst_keys))
+        out.append((g, "egress", _peers(g, duty.ingress, dst, f.protocol, members, peers, region), dst_keys))
     if duty.ingress and not duty.stand_in:
         for s in src:
             for h in containing[s]:
                 if h not in duty.egress:
-                    out.append((h, "egress", _peers(h, duty.ingress, dst, f.protocol, members, region), dst_keys))
+                    out.append((h, "egress", _peers(h, duty.ingress, dst, f.protocol, members, peers, region), dst_keys))
     return out
 
 
@@ -235,6 +240,7 @@ def _peers(
     addresses: tuple[Network, ...],
     protocol: str,
     members: Mapping[GroupKey, tuple[Network, ...]],
+    peers: _Peers,
     region: bool,
 ) -> list[tuple[Peer, str]]:
     """The peers of a rule on ``group`` towards ``addresses`` (which ``others`` stand for, if any): in a region
@@ -246,9 +252,29 @@ def _peers(
         for other in others:
             shared = mine & {n.version for n in members[other]}
             for proto in _protocols(protocol, shared):
-                out.append((Peer(group=other), proto))
+                out.append((peers.group(other), proto))
         return out
-    return [(Peer(cidr=n), p) for n in addresses if n.version in mine for p in _protocols(protocol, {n.version})]
+    return [(peers.cidr(n), p) for n in addresses if n.version in mine for p in _protocols(protocol, {n.version})]
+
+
+class _Peers:
+    """One ``Peer`` per CIDR and per group: the rules of every group share them."""
+
+    def __init__(self) -> None:
+        self._cidrs: dict[Network, Peer] = {}
+        self._groups: dict[GroupKey, Peer] = {}
+
+    def cidr(self, network: Network) -> Peer:
+        peer = self._cidrs.get(network)
+        if peer is None:
+            peer = self._cidrs[network] = Peer(cidr=network)
+        return peer
+
+    def group(self, key: GroupKey) -> Peer:
+        peer = self._groups.get(key)
+        if peer is None:
+            peer = self._groups[key] = Peer(group=key)
+        return peer
 
 
 def logical_keys(plan: AwsPlan) -> list[tuple[str, ...]]:
@@ -322,12 +348,12 @@ def _protocols(protocol: str, versions: set[int]) -> list[str]:
     return [p for v, p in ((4, "icmp"), (6, "icmpv6")) if v in versions]
 
 
-def _group_spec(key: GroupKey, members: tuple[Network, ...], acc: _Acc, settings: AwsSettings) -> GroupSpec:
+def _group_spec(key: GroupKey, members: tuple[Network, ...], acc: _Acc, settings: AwsSettings, shared: _Shared) -> GroupSpec:
     rules: dict[Direction, list[RuleSpec]] = {"ingress": [], "egress": []}
     for (g, direction, peer, proto), items in acc.items():
         if g != key:
             continue
-        rules[direction].extend(_rules(direction, peer, proto, items))
+        rules[direction].extend(_rules(direction, peer, proto, items, shared))
     for direction_rules in rules.values():
         direction_rules.sort(key=lambda r: (r.peer.sort_key, r.protocol, r.from_port, r.to_port))
     name = settings.name_prefix + "-".join(key.parts)
@@ -346,20 +372,21 @@ def _group_spec(key: GroupKey, members: tuple[Network, ...], acc: _Acc, settings
     )
 
 
-def _rules(direction: Direction, peer: Peer, proto: str, items: list[tuple[PortRange, frozenset[str], frozenset[str]]]) -> list[RuleSpec]:
+def _rules(direction: Direction, peer: Peer, proto: str, items: list[tuple[_Pieces, frozenset[str]]], shared: _Shared) -> list[RuleSpec]:
     """Merge one peer's port ranges (ICMP: keep types apart) and carry the catalog rows of each piece."""
+    flat = [(r, rows, keys) for ranges, keys in items for r, rows in ranges]
     if proto in ("icmp", "icmpv6"):
         by_type: dict[int, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
-        for r, rows, keys in items:
+        for r, rows, keys in flat:
             for t in range(r.lo, r.hi + 1):
                 by_type[t][0].update(rows)
                 by_type[t][1].update(keys)
         pieces = [(PortRange.single(t), rows, keys) for t, (rows, keys) in sorted(by_type.items())]
     else:
         pieces = []
-        for merged in merge(r for r, _, _ in items):
-            rows = {x for r, rs, _ in items if merged.lo <= r.lo and r.hi <= merged.hi for x in rs}
-            keys = {x for r, _, ks in items if merged.lo <= r.lo and r.hi <= merged.hi for x in ks}
+        for merged in merge(r for r, _, _ in flat):
+            rows = {x for r, rs, _ in flat if merged.lo <= r.lo and r.hi <= merged.hi for x in rs}
+            keys = {x for r, _, ks in flat if merged.lo <= r.lo and r.hi <= merged.hi for x in ks}
             pieces.append((merged, rows, keys))
     out: list[RuleSpec] = []
     for r, rows, keys in pieces:
@@ -368,7 +395,7 @@ def _rules(direction: Direction, peer: Peer, proto: str, items: list[tuple[PortR
             to_port = 0 if r.lo in ECHO_TYPES else -1  # echo: code 0, its only code; others: every code (-1)
         elif proto == "icmpv6":
             from_port, to_port = icmpv6_type(r.lo), 0 if r.lo in ECHO_TYPES else -1
-        sorted_rows = tuple(sorted(rows))
+        sorted_rows, description = shared.rows(rows)
         out.append(
             RuleSpec(
                 direction=direction,
@@ -377,11 +404,35 @@ def _rules(direction: Direction, peer: Peer, proto: str, items: list[tuple[PortR
                 from_port=from_port,
                 to_port=to_port,
                 rows=sorted_rows,
-                description=describe(sorted_rows),
-                peer_keys=tuple(sorted(keys)),
+                description=description,
+                peer_keys=shared.keys(keys),
             )
         )
     return out
+
+
+class _Shared:
+    """Rules with the same catalog rows (or far-end keys) share one sorted tuple of them, and one description."""
+
+    def __init__(self) -> None:
+        self._rows: dict[frozenset[str], tuple[tuple[str, ...], str]] = {}
+        self._keys: dict[frozenset[str], tuple[str, ...]] = {}
+
+    def rows(self, rows: set[str]) -> tuple[tuple[str, ...], str]:
+        """The rows sorted, and their description (``describe``)."""
+        key = frozenset(rows)
+        found = self._rows.get(key)
+        if found is None:
+            ordered = tuple(sorted(rows))
+            found = self._rows[key] = (ordered, describe(ordered))
+        return found
+
+    def keys(self, keys: set[str]) -> tuple[str, ...]:
+        key = frozenset(keys)
+        found = self._keys.get(key)
+        if found is None:
+            found = self._keys[key] = tuple(sorted(keys))
+        return found
 
 
 def describe(rows: tuple[str, ...]) -> str:
