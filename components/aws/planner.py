@@ -22,6 +22,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Literal
 
 from ..catalog import load_catalog
@@ -182,12 +183,18 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
     sources = {s for d in owed for s in endpoint_addresses(topology, topology.cluster(d.flow.cluster), d.flow.source)}
     containing = {s: index.containing(s) for s in sources}
     peers = _Peers()
+
+    @cache  # the config keys of an endpoint, shared by every rule towards it
+    def far_keys(cluster: str, endpoint: str) -> frozenset[str]:
+        return frozenset(endpoint_keys(topology, topology.cluster(cluster), endpoint) or (endpoint,))
+
     acc: _Acc = defaultdict(list)
     for duty in owed:
         pieces = _rows_by_range(topology, duty)
-        for group, direction, rule_peers, keys in _duty_rules(topology, duty, members, containing, peers, region=settings.mode == "region"):
+        for group, direction, rule_peers, far in _duty_rules(topology, duty, members, containing, peers, region=settings.mode == "region"):
+            entry = (pieces, far_keys(duty.flow.cluster, far))
             for peer, proto in rule_peers:
-                acc[(group, direction, peer, proto)].append((pieces, keys))
+                acc[(group, direction, peer, proto)].append(entry)
     by_group: dict[GroupKey, _Acc] = defaultdict(dict)  # each group reads its own rules, not every group's
     for k, items in acc.items():
         by_group[k[0]][k] = items
@@ -199,8 +206,8 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
     return plan
 
 
-# One rule a duty asks of a group: (group, direction, its peers with their protocols, the config keys of the far end).
-_DutyRule = tuple[GroupKey, Direction, list[tuple[Peer, str]], frozenset[str]]
+# One rule a duty asks of a group: (group, direction, its peers with their protocols, the endpoint at the far end).
+_DutyRule = tuple[GroupKey, Direction, list[tuple[Peer, str]], str]
 
 
 def _duty_rules(
@@ -218,19 +225,17 @@ def _duty_rules(
     cluster = topology.cluster(f.cluster)
     src = endpoint_addresses(topology, cluster, f.source)
     dst = endpoint_addresses(topology, cluster, f.destination)
-    src_keys = frozenset(endpoint_keys(topology, cluster, f.source) or (f.source,))
-    dst_keys = frozenset(endpoint_keys(topology, cluster, f.destination) or (f.destination,))
     out: list[_DutyRule] = []
     for g in () if duty.stand_in else duty.ingress:
         # (a stand-in's addresses are inside a client list whose CIDR rule already admits them)
-        out.append((g, "ingress", _peers(g, duty.egress, src, f.protocol, members, peers, region), src_keys))
+        out.append((g, "ingress", _peers(g, duty.egress, src, f.protocol, members, peers, region), f.source))
     for g in duty.egress:
-        out.append((g, "egress", _peers(g, duty.ingress, dst, f.protocol, members, peers, region), dst_keys))
+        out.append((g, "egress", _peers(g, duty.ingress, dst, f.protocol, members, peers, region), f.destination))
     if duty.ingress and not duty.stand_in:
         for s in src:
             for h in containing[s]:
                 if h not in duty.egress:
-                    out.append((h, "egress", _peers(h, duty.ingress, dst, f.protocol, members, peers, region), dst_keys))
+                    out.append((h, "egress", _peers(h, duty.ingress, dst, f.protocol, members, peers, region), f.destination))
     return out
 
 

@@ -7,7 +7,9 @@ declarative ``visibility.py``, so a scoping bug here shows up as a verify failur
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cache
 
 from ..addresses import within
 from ..endpoints import ADMIN_MACHINE, CLIENT_RANGES, CONTROL_PLANE, CONTROL_PLANE_VIP, JENKINS, MANAGEMENT_CLUSTER, NODE_ROLES
@@ -89,34 +91,41 @@ def duties(topology: Topology, flows: FlowSet, scope: Scope) -> tuple[Duty, ...]
     so the flow is owed again with that machine as its source ("stand-in"). The list's own CIDR rule
     already admits it at the destination, so a stand-in needs egress only.
     """
+
+    @cache  # every duty of an endpoint shares one tuple of its groups
+    def groups_of(cluster: str, endpoint: str) -> tuple[GroupKey, ...]:
+        return scope.groups_of(topology.cluster(cluster), endpoint)
+
     out: list[Duty] = []
     for f in flows.flows:
         cluster = topology.cluster(f.cluster)
-        senders = scope.groups_of(cluster, f.source)
+        senders = groups_of(f.cluster, f.source)
         if f.destination == CONTROL_PLANE_VIP:
             if senders:
                 out.append(Duty(f, senders, ()))
-            out.extend(_stand_ins(topology, scope, cluster, f, ()))
-            admitters = scope.groups_of(cluster, CONTROL_PLANE)
+            out.extend(_stand_ins(topology, groups_of, cluster, f, ()))
+            admitters = groups_of(f.cluster, CONTROL_PLANE)
             if admitters:
                 folded = replace(f, destination=CONTROL_PLANE)
                 out.append(Duty(folded, senders, admitters))
-                out.extend(_stand_ins(topology, scope, cluster, folded, admitters))
+                out.extend(_stand_ins(topology, groups_of, cluster, folded, admitters))
             continue
-        admitters = scope.groups_of(cluster, f.destination)
+        admitters = groups_of(f.cluster, f.destination)
         if senders or admitters:
             out.append(Duty(f, senders, admitters))
-        out.extend(_stand_ins(topology, scope, cluster, f, admitters))
+        out.extend(_stand_ins(topology, groups_of, cluster, f, admitters))
     return tuple(out)
 
 
-def _stand_ins(topology: Topology, scope: Scope, cluster: Cluster, f: Flow, admitters: tuple[GroupKey, ...]) -> list[Duty]:
+def _stand_ins(
+    topology: Topology, groups_of: Callable[[str, str], tuple[GroupKey, ...]], cluster: Cluster, f: Flow, admitters: tuple[GroupKey, ...]
+) -> list[Duty]:
     if f.source not in CLIENT_RANGES:
         return []
     clients = endpoint_addresses(topology, cluster, f.source)
     out: list[Duty] = []
     for machine in (ADMIN_MACHINE, JENKINS):
-        groups = scope.groups_of(cluster, machine)
+        groups = groups_of(cluster.name, machine)
         if machine == f.destination or not groups:
             continue
         addresses = endpoint_addresses(topology, cluster, machine)
