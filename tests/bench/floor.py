@@ -5,8 +5,8 @@ order, with the same type tokens, names, inputs, parents and providers: each cus
 provider SDK's own class (``aws:ec2/securityGroup:SecurityGroup`` -> ``pulumi_aws.ec2.SecurityGroup``), the
 class any Pulumi program must use, so the provider SDK's own per-resource work (typed arguments, output
 properties) is in the floor; dynamic resources (``pulumi-python:dynamic/<module>:<Name>``) as
-``pulumi.dynamic.Resource`` registers them, with a provider that does nothing, serialized once; components and
-providers as ``ComponentResource`` / the SDK's ``Provider``.
+``pulumi.dynamic.Resource`` registers them, with a provider that does nothing, serialized once; components
+through a ``ComponentResource`` class (see ``_Component``) and providers as the SDK's ``Provider``.
 
 Inputs keep their shape: a secret input becomes a secret Output again, and an input equal to the id of a
 resource registered earlier becomes that resource's ``id`` Output (the SDK waits on the same dependencies).
@@ -40,6 +40,22 @@ DYNAMIC_PREFIX = "pulumi-python:dynamic/"
 
 class _NoOp(dyn.ResourceProvider):
     """A dynamic provider that does nothing (the mock engine never calls it)."""
+
+
+# Components and dynamic resources are declared through a class of the program's own, as every program declares
+# them (``pulumi.dynamic.Resource`` is such a class too): the SDK records the program's stack for each resource
+# created through a constructor chain of three ``__init__``s (pulumi/runtime/resource.py ``_get_stack_trace``),
+# and a resource made by calling ``ComponentResource`` or ``CustomResource`` directly would skip that cost.
+
+
+class _Component(pulumi.ComponentResource):
+    def __init__(self, t: str, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
+        super().__init__(t, name, props, opts)
+
+
+class _Dynamic(pulumi.CustomResource):
+    def __init__(self, t: str, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
+        super().__init__(t, name, props, opts)
 
 
 @cache
@@ -135,7 +151,7 @@ def register_all(registrations: Iterable[Mapping[str, Any]]) -> None:
             # What dyn.Resource.__init__ does, with a do-nothing provider serialized once (as ours is once per
             # kind: pulumi's serialize_provider gets slower with every call in a process).
             props["__provider"] = pulumi.Output.secret(_noop_provider())
-            res = pulumi.CustomResource(typ, r["name"], props, opts)
+            res = _Dynamic(typ, r["name"], props, opts)
         elif cls is not None:
             names = _arg_names(cls)
             res = cls(r["name"], opts=opts, **{names.get(k, _snake(k)): v for k, v in props.items()})
@@ -144,7 +160,7 @@ def register_all(registrations: Iterable[Mapping[str, Any]]) -> None:
         elif r["custom"]:
             res = pulumi.CustomResource(typ, r["name"], props, opts)
         else:
-            res = pulumi.ComponentResource(typ, r["name"], props, opts)
+            res = _Component(typ, r["name"], props, opts)
             components.append(res)
         by_urn[r["urn"]] = res
         if r["custom"] and r.get("id"):

@@ -137,6 +137,34 @@ def test_the_floor_gives_the_dependencies_and_secret_outputs_the_plan_gave(tmp_p
     assert not _same_registrations(ours, [{**r, "depends_on": []} for r in floor])  # the check sees dependencies
 
 
+@pytest.mark.parametrize("stack", ["vsphere-example", "baremetal-example"])
+def test_the_sdk_records_the_program_stack_of_as_many_resources_in_the_floor(
+    stack: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK records the program's stack for every resource made through a three-``__init__`` constructor chain
+    (a provider SDK's class, a component class, a dynamic resource class). The floor declares components and dynamic
+    resources through classes of its own: made by calling ``ComponentResource`` or ``CustomResource`` directly they
+    would skip that per-resource cost, which our plan pays (the NSX resources, the bare-metal rulesets)."""
+    import pulumi.runtime.resource as sdk_resource
+
+    traced: list[int] = []
+    record = sdk_resource._get_stack_trace
+
+    def counting() -> Any:
+        trace = record()
+        traced.append(len(trace.frames))
+        return trace
+
+    monkeypatch.setattr(sdk_resource, "_get_stack_trace", counting)
+    engine, secret_keys = _engine_config(example_args(stack))
+    ours = _recorded(PROJECT_DIR / "__main__.py", engine, secret_keys, monkeypatch)
+    ours_traced = sum(1 for n in traced if n)
+    traced.clear()
+    _floor_of(ours, tmp_path, monkeypatch)
+    assert ours_traced >= len(ours) - 2  # every resource but the stack and (built by from_environment) our component
+    assert sum(1 for n in traced if n) >= ours_traced
+
+
 def test_short_plans_get_more_runs_and_long_ones_fewer() -> None:
     assert (runs_for(0.05), runs_for(1.0), runs_for(30.0)) == (FAST_RUNS, RUNS, SLOW_RUNS)
     assert FAST_RUNS > RUNS >= SLOW_RUNS >= 1
