@@ -127,6 +127,8 @@ def settled(value: Any) -> pulumi.Output[Any]:
     level in an Output of its own and waits on each level: here one wait covers every Output inside, so what
     registers or exports the result waits once (a Snow stack of 200 clusters has 1,021 group ids in one output).
     """
+    if isinstance(value, pulumi.Output):
+        return value
     leaves: list[pulumi.Output[Any]] = []
 
     def collect(v: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_vsphere as vsphere
 
-from ..component import Environment, FirewallComponent, child_name, token
+from ..component import Environment, FirewallComponent, child_name, settled, token
 from ..schema import CommonArgs
 from . import PLATFORM
 from .nsx_provider import NsxCleanup, NsxGroup, NsxPolicy, NsxService
@@ -171,11 +171,13 @@ class VSphereFirewall(FirewallComponent):
                     password=password,
                     opts=pulumi.ResourceOptions(parent=self, depends_on=needs),
                 )
-        roles: dict[str, dict[str, pulumi.Output[str]]] = {}
+        tag_ids: dict[str, dict[str, pulumi.Output[str]]] = {}
         for (cluster, role), tag in self.tags.items():
-            roles.setdefault(cluster, {})[role] = tag.id.apply(tag_urn)
+            tag_ids.setdefault(cluster, {})[role] = tag.id
         self._set_outputs(
-            vsphere_role_tags=roles,
+            vsphere_role_tags=settled(tag_ids).apply(
+                lambda ids: {cluster: {role: tag_urn(i) for role, i in roles.items()} for cluster, roles in ids.items()}
+            ),
             vsphere_tag_category_id=self.tag_category.id if self.tag_category is not None else None,
             nsx_mode=nsx.mode if nsx.enabled else None,
             nsx_group_paths={k: g.path for k, g in self.groups.items()},
