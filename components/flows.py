@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from .addresses import Network, canonical_networks
@@ -187,43 +187,47 @@ def _expand_word(word: str, topology: Topology, cluster: Cluster) -> tuple[str, 
     return (word,)
 
 
+# The endpoints that stand for one address (or none, when the environment does not have them) ...
+_SINGLE_ADDRESS: dict[str, Callable[[Topology, Cluster], Network | None]] = {
+    CONTROL_PLANE_VIP: lambda t, c: c.endpoint,
+    TINKERBELL_VIP: lambda t, c: t.endpoints.tinkerbell_ip,
+    VCENTER: lambda t, c: t.endpoints.vcenter,
+    PRISM_CENTRAL: lambda t, c: t.endpoints.prism_central,
+    JENKINS: lambda t, c: t.jenkins.address if t.jenkins else None,
+    API_LOAD_BALANCER: lambda t, c: c.api_load_balancer.address if c.api_load_balancer else None,
+    DHCP_CLIENTS: lambda t, c: UNADDRESSED,  # a machine asking for its first DHCP lease has no address yet
+    PODS_ON_NODE: lambda t, c: c.pods,  # the cluster's pod range (each node's share of it is assigned at run time)
+}
+# ... and those that stand for a list of ranges (node roles and the management cluster aside).
+_RANGES: dict[str, Callable[[Topology, Cluster], tuple[Network, ...]]] = {
+    ADMIN_MACHINE: lambda t, c: t.admin_machine,
+    BMC: lambda t, c: t.endpoints.bmc_addresses,
+    SNOW_DEVICE: lambda t, c: t.endpoints.snow_device_addresses,
+    JENKINS_CLIENTS: lambda t, c: t.jenkins.clients if t.jenkins else (),
+    API_CLIENTS: lambda t, c: t.clients.api,
+    SSH_CLIENTS: lambda t, c: t.clients.ssh,
+    NODEPORT_CLIENTS: lambda t, c: t.clients.node_port,
+    ROUTERS: lambda t, c: c.routers,
+}
+
+
 def endpoint_addresses(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[Network, ...]:
     """The addresses an endpoint of ``cluster`` stands for (empty: the endpoint is not configured)."""
-    ep = topology.endpoints
-    single: dict[str, Network | None] = {
-        CONTROL_PLANE_VIP: cluster.endpoint,
-        TINKERBELL_VIP: ep.tinkerbell_ip,
-        VCENTER: ep.vcenter,
-        PRISM_CENTRAL: ep.prism_central,
-        JENKINS: topology.jenkins.address if topology.jenkins else None,
-        API_LOAD_BALANCER: cluster.api_load_balancer.address if cluster.api_load_balancer else None,
-        DHCP_CLIENTS: UNADDRESSED,  # a machine asking for its first DHCP lease has no address yet
-        PODS_ON_NODE: cluster.pods,  # the cluster's pod range (each node's share of it is assigned at run time)
-    }
-    if endpoint in single:
-        address = single[endpoint]
-        return (address,) if address is not None else ()
     if endpoint in NODE_ROLES:
         return cluster.addresses_of(endpoint)
+    single = _SINGLE_ADDRESS.get(endpoint)
+    if single is not None:
+        address = single(topology, cluster)
+        return (address,) if address is not None else ()
     if endpoint == MANAGEMENT_CLUSTER:
         if cluster.managed_by is None:
             return ()
         manager = topology.cluster(cluster.managed_by)
         return canonical_networks(a for role in manager.kubernetes_roles for a in manager.addresses_of(role))
-    ranges: dict[str, tuple[Network, ...]] = {
-        ADMIN_MACHINE: topology.admin_machine,
-        BMC: ep.bmc_addresses,
-        SNOW_DEVICE: ep.snow_device_addresses,
-        JENKINS_CLIENTS: topology.jenkins.clients if topology.jenkins else (),
-        API_CLIENTS: topology.clients.api,
-        SSH_CLIENTS: topology.clients.ssh,
-        NODEPORT_CLIENTS: topology.clients.node_port,
-        ROUTERS: cluster.routers,
-    }
-    try:
-        return ranges[endpoint]
-    except KeyError:
-        raise KeyError(f"unknown endpoint {endpoint!r}") from None
+    ranges = _RANGES.get(endpoint)
+    if ranges is None:
+        raise KeyError(f"unknown endpoint {endpoint!r}")
+    return ranges(topology, cluster)
 
 
 def endpoint_keys(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[str, ...]:

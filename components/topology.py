@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -644,10 +645,18 @@ def _addons_need_cilium(clusters: tuple[Cluster, ...], cilium: bool, cilium_key:
                 )
 
 
+@cache
+def _bgp_addons() -> tuple[str, ...]:
+    """The add-ons that need BGP routers (a row towards ``routers``): the same for every cluster."""
+    return load_catalog().addons_reaching(ROUTERS)
+
+
 def _routers(value: Any, key: str, addons_key: str, addons: tuple[str, ...], r: Reader) -> tuple[Network, ...]:
     """``routers``: the BGP routers, required exactly when a BGP add-on (one with a row towards them) is listed."""
     routers = r.networks(value, key)
-    bgp_addons = load_catalog().addons_reaching(ROUTERS)
+    if not routers and not addons:
+        return routers  # nothing to check
+    bgp_addons = _bgp_addons()
     bgp = [a for a in addons if a in bgp_addons]
     if bgp and not routers and not (isinstance(value, list) and value):  # invalid entries were reported already
         r.problem(
