@@ -295,6 +295,8 @@ def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
     local: list[LocalOnly] = []
     problems: set[Problem] = set()
     for cluster in topology.clusters:
+        addressed: dict[str, tuple[Network, ...]] = {}  # each endpoint of the cluster, looked up once
+        anywhere: dict[str, tuple[int, ...]] = {}  # the families each source counts as anywhere in (exposure.py)
         for row in rows:
             if not _applies_to_cluster(row, cluster):
                 continue
@@ -302,10 +304,16 @@ def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
                 local.append(LocalOnly(cluster=cluster.name, row=row.id, why=_local_only_why(row)))
                 continue
             for src, dst, row_ports_ in _row_edges(row, topology, cluster):
-                if not (endpoint_addresses(topology, cluster, src) and endpoint_addresses(topology, cluster, dst)):
+                for e in (src, dst):
+                    if e not in addressed:
+                        addressed[e] = endpoint_addresses(topology, cluster, e)
+                if not (addressed[src] and addressed[dst]):
                     continue  # an optional peer the environment does not have
                 if row.sensitive:
-                    problems.update(_exposure(topology, cluster, src, row))
+                    if src not in anywhere:
+                        anywhere[src] = anywhere_families(addressed[src])
+                    if anywhere[src]:
+                        problems.update(_exposure(topology, cluster, src, row, anywhere[src]))
                 key = (cluster.name, src, dst, row.protocol)
                 ports[key].extend(row_ports_)
                 row_ids[key].add(row.id)
@@ -322,10 +330,8 @@ def _local_only_why(row: Row) -> str:
     return f"{row.purpose} (TCP {row.ports_text}) is used only by the node itself (Used By: Self): no network rule is needed"
 
 
-def _exposure(topology: Topology, cluster: Cluster, source: str, row: Row) -> list[Problem]:
-    families = anywhere_families(endpoint_addresses(topology, cluster, source))
-    if not families:
-        return []
+def _exposure(topology: Topology, cluster: Cluster, source: str, row: Row, families: tuple[int, ...]) -> list[Problem]:
+    """``row`` would open a sensitive port to ``source``, whose ranges count as anywhere in ``families``."""
     internet = " and ".join(f"IPv{v}" for v in families)
     return [
         Problem(
