@@ -221,7 +221,9 @@ def _run(
 
     async def resolve() -> None:
         for key, value in exported.items():
-            out = pulumi.Output.from_input(value)
+            # An Output is awaited as it is: Output.from_input would wrap every dict, list and value inside it in an
+            # Output of its own once it resolves (pulumi/output.py from_input), thousands for a large stack.
+            out = value if isinstance(value, pulumi.Output) else pulumi.Output.from_input(value)
             secret = await out.is_secret()
             resolved = await out.future(with_unknowns=True)
             outputs[key] = SECRET if secret else _jsonable(resolved)
