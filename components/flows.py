@@ -290,13 +290,14 @@ def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
     catalog = catalog or load_catalog()
     conditions = _topology_conditions(topology)
     rows = [r for r in catalog if _applies_to_environment(r, topology, conditions)]
-    ports: dict[tuple[str, str, str, Protocol], list[PortRange]] = defaultdict(list)
-    row_ids: dict[tuple[str, str, str, Protocol], set[str]] = defaultdict(set)
+    flows: list[Flow] = []
     local: list[LocalOnly] = []
     problems: set[Problem] = set()
-    for cluster in topology.clusters:
+    for cluster in topology.clusters:  # one cluster at a time: its edges merge only with its own
         addressed: dict[str, tuple[Network, ...]] = {}  # each endpoint of the cluster, looked up once
         anywhere: dict[str, tuple[int, ...]] = {}  # the families each source counts as anywhere in (exposure.py)
+        ports: dict[tuple[str, str, Protocol], list[PortRange]] = defaultdict(list)
+        row_ids: dict[tuple[str, str, Protocol], set[str]] = defaultdict(set)
         for row in rows:
             if not _applies_to_cluster(row, cluster):
                 continue
@@ -314,15 +315,15 @@ def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
                         anywhere[src] = anywhere_families(addressed[src])
                     if anywhere[src]:
                         problems.update(_exposure(topology, cluster, src, row, anywhere[src]))
-                key = (cluster.name, src, dst, row.protocol)
+                key = (src, dst, row.protocol)
                 ports[key].extend(row_ports_)
                 row_ids[key].add(row.id)
+        flows += [
+            Flow(cluster=cluster.name, source=s, destination=d, protocol=p, ports=merge(ranges), rows=tuple(sorted(row_ids[(s, d, p)])))
+            for (s, d, p), ranges in ports.items()
+        ]
     if problems:
         raise ConfigError(sorted(problems, key=str))
-    flows = [
-        Flow(cluster=c, source=s, destination=d, protocol=p, ports=merge(ranges), rows=tuple(sorted(row_ids[(c, s, d, p)])))
-        for (c, s, d, p), ranges in ports.items()
-    ]
     return FlowSet(flows=tuple(sorted(flows)), local_only=tuple(sorted(local)))
 
 
