@@ -31,7 +31,7 @@ from ..endpoints import ADMIN_MACHINE, CONTROL_PLANE, ETCD, JENKINS, WORKER
 from ..errors import ConfigError, Problem, QuotaError
 from ..flows import FlowSet, endpoint_addresses, endpoint_keys, row_ports
 from ..icmp import ECHO_TYPES, icmpv6_type
-from ..ports import PortRange, merge
+from ..ports import PortRange, PortSet, merge
 from ..reader import Network, key_join
 from ..topology import Topology
 from .scope import Duty, Scope, duties
@@ -189,8 +189,9 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
         return frozenset(endpoint_keys(topology, topology.cluster(cluster), endpoint) or (endpoint,))
 
     acc: _Acc = defaultdict(list)
+    pieces_of: _PiecesOf = {}
     for duty in owed:
-        pieces = _rows_by_range(topology, duty)
+        pieces = _rows_by_range(topology, duty, pieces_of)
         for group, direction, rule_peers, far in _duty_rules(topology, duty, members, containing, peers, region=settings.mode == "region"):
             entry = (pieces, far_keys(duty.flow.cluster, far))
             for peer, proto in rule_peers:
@@ -333,18 +334,26 @@ class _MemberIndex:
         return sorted(found, key=self._order.__getitem__)
 
 
-def _rows_by_range(topology: Topology, duty: Duty) -> list[tuple[PortRange, frozenset[str]]]:
+def _rows_by_range(topology: Topology, duty: Duty, pieces: _PiecesOf) -> _Pieces:
     """Each port range of a flow with the catalog rows that ask for it (all the flow's rows when none
-    matches by port: a load balancer's front port, say)."""
+    matches by port: a load balancer's front port, say). Flows with the same rows, ports and the same ports for
+    those rows in their cluster share one answer (``pieces``)."""
     catalog = load_catalog()
     cluster = topology.cluster(duty.flow.cluster)
-    out: list[tuple[PortRange, frozenset[str]]] = []
-    for r in duty.flow.ports:
-        rows = frozenset(
-            row for row in duty.flow.rows if any(p.lo <= r.hi and r.lo <= p.hi for p in row_ports(catalog[row], topology, cluster))
-        )
-        out.append((r, rows or frozenset(duty.flow.rows)))
-    return out
+    rows = duty.flow.rows
+    ports_of_rows = tuple(row_ports(catalog[row], topology, cluster) for row in rows)
+    key = (rows, duty.flow.ports, ports_of_rows)
+    found = pieces.get(key)
+    if found is None:
+        found = pieces[key] = []
+        for r in duty.flow.ports:
+            asking = frozenset(row for row, ps in zip(rows, ports_of_rows, strict=True) if any(p.lo <= r.hi and r.lo <= p.hi for p in ps))
+            found.append((r, asking or frozenset(rows)))
+    return found
+
+
+# The answers of ``_rows_by_range``, by (rows, ports, the ports of those rows in the flow's cluster).
+_PiecesOf = dict[tuple[tuple[str, ...], PortSet, tuple[PortSet, ...]], _Pieces]
 
 
 def _protocols(protocol: str, versions: set[int]) -> list[str]:
