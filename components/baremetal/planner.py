@@ -151,8 +151,9 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
                     raise AssertionError(f"two different address sets named {s.name}")
             # Sets are keyed by name (checked above to mean one content): hashing address networks is slow.
             same = (where, version, src_set.name, dst_set.name, flow.protocol, flow.ports, broadcast)
-            if same in owed:
-                owed[same][2].append(flow)
+            found = owed.get(same)
+            if found is not None:
+                found[2].append(flow)
                 continue
             owed[same] = (where, len(rules), [flow])
             rules.append(Rule(version, src_set, dst_set, flow.protocol, flow.ports, broadcast, _comment(flow)))
