@@ -182,24 +182,22 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
     index = _MemberIndex(members)
     sources = {s for d in owed for s in endpoint_addresses(topology, topology.cluster(d.flow.cluster), d.flow.source)}
     containing = {s: index.containing(s) for s in sources}
-    peers = _Peers()
+    shared = _Shared()
 
     @cache  # the config keys of an endpoint, shared by every rule towards it
     def far_keys(cluster: str, endpoint: str) -> frozenset[str]:
         return frozenset(endpoint_keys(topology, topology.cluster(cluster), endpoint) or (endpoint,))
 
     acc: _Acc = defaultdict(list)
-    pieces_of: _PiecesOf = {}
     for duty in owed:
-        pieces = _rows_by_range(topology, duty, pieces_of)
-        for group, direction, rule_peers, far in _duty_rules(topology, duty, members, containing, peers, region=settings.mode == "region"):
+        pieces = _rows_by_range(topology, duty, shared)
+        for group, direction, rule_peers, far in _duty_rules(topology, duty, members, containing, shared, region=settings.mode == "region"):
             entry = (pieces, far_keys(duty.flow.cluster, far))
             for peer, proto in rule_peers:
                 acc[(group, direction, peer, proto)].append(entry)
     by_group: dict[GroupKey, _Acc] = defaultdict(dict)  # each group reads its own rules, not every group's
     for k, items in acc.items():
         by_group[k[0]][k] = items
-    shared = _Shared()
     groups = tuple(_group_spec(k, members[k], by_group[k], settings, shared) for k in scope.keys)
     plan = AwsPlan(settings=settings, groups=groups)
     _check_quotas(plan, topology)
@@ -216,7 +214,7 @@ def _duty_rules(
     duty: Duty,
     members: Mapping[GroupKey, tuple[Network, ...]],
     containing: Mapping[Network, list[GroupKey]],
-    peers: _Peers,
+    shared: _Shared,
     *,
     region: bool,
 ) -> list[_DutyRule]:
@@ -229,14 +227,14 @@ def _duty_rules(
     out: list[_DutyRule] = []
     for g in () if duty.stand_in else duty.ingress:
         # (a stand-in's addresses are inside a client list whose CIDR rule already admits them)
-        out.append((g, "ingress", _peers(g, duty.egress, src, f.protocol, members, peers, region), f.source))
+        out.append((g, "ingress", _peers(g, duty.egress, src, f.protocol, members, shared, region), f.source))
     for g in duty.egress:
-        out.append((g, "egress", _peers(g, duty.ingress, dst, f.protocol, members, peers, region), f.destination))
+        out.append((g, "egress", _peers(g, duty.ingress, dst, f.protocol, members, shared, region), f.destination))
     if duty.ingress and not duty.stand_in:
         for s in src:
             for h in containing[s]:
                 if h not in duty.egress:
-                    out.append((h, "egress", _peers(h, duty.ingress, dst, f.protocol, members, peers, region), f.destination))
+                    out.append((h, "egress", _peers(h, duty.ingress, dst, f.protocol, members, shared, region), f.destination))
     return out
 
 
@@ -246,7 +244,7 @@ def _peers(
     addresses: tuple[Network, ...],
     protocol: str,
     members: Mapping[GroupKey, tuple[Network, ...]],
-    peers: _Peers,
+    shared: _Shared,
     region: bool,
 ) -> list[tuple[Peer, str]]:
     """The peers of a rule on ``group`` towards ``addresses`` (which ``others`` stand for, if any): in a region
@@ -256,31 +254,11 @@ def _peers(
     if region and others:
         out: list[tuple[Peer, str]] = []
         for other in others:
-            shared = mine & {n.version for n in members[other]}
-            for proto in _protocols(protocol, shared):
-                out.append((peers.group(other), proto))
+            both = mine & {n.version for n in members[other]}
+            for proto in _protocols(protocol, both):
+                out.append((shared.group_peer(other), proto))
         return out
-    return [(peers.cidr(n), p) for n in addresses if n.version in mine for p in _protocols(protocol, {n.version})]
-
-
-class _Peers:
-    """One ``Peer`` per CIDR and per group: the rules of every group share them."""
-
-    def __init__(self) -> None:
-        self._cidrs: dict[Network, Peer] = {}
-        self._groups: dict[GroupKey, Peer] = {}
-
-    def cidr(self, network: Network) -> Peer:
-        peer = self._cidrs.get(network)
-        if peer is None:
-            peer = self._cidrs[network] = Peer(cidr=network)
-        return peer
-
-    def group(self, key: GroupKey) -> Peer:
-        peer = self._groups.get(key)
-        if peer is None:
-            peer = self._groups[key] = Peer(group=key)
-        return peer
+    return [(shared.cidr_peer(n), p) for n in addresses if n.version in mine for p in _protocols(protocol, {n.version})]
 
 
 def logical_keys(plan: AwsPlan) -> list[tuple[str, ...]]:
@@ -334,26 +312,22 @@ class _MemberIndex:
         return sorted(found, key=self._order.__getitem__)
 
 
-def _rows_by_range(topology: Topology, duty: Duty, pieces: _PiecesOf) -> _Pieces:
+def _rows_by_range(topology: Topology, duty: Duty, shared: _Shared) -> _Pieces:
     """Each port range of a flow with the catalog rows that ask for it (all the flow's rows when none
     matches by port: a load balancer's front port, say). Flows with the same rows, ports and the same ports for
-    those rows in their cluster share one answer (``pieces``)."""
+    those rows in their cluster share one answer."""
     catalog = load_catalog()
     cluster = topology.cluster(duty.flow.cluster)
     rows = duty.flow.rows
     ports_of_rows = tuple(row_ports(catalog[row], topology, cluster) for row in rows)
     key = (rows, duty.flow.ports, ports_of_rows)
-    found = pieces.get(key)
+    found = shared.pieces.get(key)
     if found is None:
-        found = pieces[key] = []
+        found = shared.pieces[key] = []
         for r in duty.flow.ports:
             asking = frozenset(row for row, ps in zip(rows, ports_of_rows, strict=True) if any(p.lo <= r.hi and r.lo <= p.hi for p in ps))
             found.append((r, asking or frozenset(rows)))
     return found
-
-
-# The answers of ``_rows_by_range``, by (rows, ports, the ports of those rows in the flow's cluster).
-_PiecesOf = dict[tuple[tuple[str, ...], PortSet, tuple[PortSet, ...]], _Pieces]
 
 
 def _protocols(protocol: str, versions: set[int]) -> list[str]:
@@ -426,11 +400,29 @@ def _rules(direction: Direction, peer: Peer, proto: str, items: list[tuple[_Piec
 
 
 class _Shared:
-    """Rules with the same catalog rows (or far-end keys) share one sorted tuple of them, and one description."""
+    """What the rules of one plan share rather than each holding a copy: one ``Peer`` per CIDR and per group, one
+    sorted tuple of catalog rows (with its description) per set of rows, one sorted tuple of config keys per set of
+    keys, and ``_rows_by_range``'s answers."""
 
     def __init__(self) -> None:
+        self._cidr_peers: dict[Network, Peer] = {}
+        self._group_peers: dict[GroupKey, Peer] = {}
         self._rows: dict[frozenset[str], tuple[tuple[str, ...], str]] = {}
         self._keys: dict[frozenset[str], tuple[str, ...]] = {}
+        # By (rows, ports, the ports of those rows in the flow's cluster).
+        self.pieces: dict[tuple[tuple[str, ...], PortSet, tuple[PortSet, ...]], _Pieces] = {}
+
+    def cidr_peer(self, network: Network) -> Peer:
+        peer = self._cidr_peers.get(network)
+        if peer is None:
+            peer = self._cidr_peers[network] = Peer(cidr=network)
+        return peer
+
+    def group_peer(self, key: GroupKey) -> Peer:
+        peer = self._group_peers.get(key)
+        if peer is None:
+            peer = self._group_peers[key] = Peer(group=key)
+        return peer
 
     def rows(self, rows: set[str]) -> tuple[tuple[str, ...], str]:
         """The rows sorted, and their description (``describe``)."""
