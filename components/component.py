@@ -146,8 +146,10 @@ def settled(value: Any) -> pulumi.Output[Any]:
             return next(resolved)
         if isinstance(v, dict):
             return {k: rebuild(item, resolved) for k, item in v.items()}
-        if isinstance(v, list | tuple):
+        if isinstance(v, list):
             return [rebuild(item, resolved) for item in v]
+        if isinstance(v, tuple):
+            return tuple(rebuild(item, resolved) for item in v)
         return v
 
     collect(value)

@@ -654,8 +654,6 @@ def _bgp_addons() -> tuple[str, ...]:
 def _routers(value: Any, key: str, addons_key: str, addons: tuple[str, ...], r: Reader) -> tuple[Network, ...]:
     """``routers``: the BGP routers, required exactly when a BGP add-on (one with a row towards them) is listed."""
     routers = r.networks(value, key)
-    if not routers and not addons:
-        return routers  # nothing to check
     bgp_addons = _bgp_addons()
     bgp = [a for a in addons if a in bgp_addons]
     if bgp and not routers and not (isinstance(value, list) and value):  # invalid entries were reported already
