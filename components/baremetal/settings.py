@@ -23,6 +23,8 @@ APPLY_KEYS = ("enabled", "user", "port", "sudo", "privateKeyConfig", "path")  # 
 # from it stay readable; the kernel allows up to 256 characters (NFT_NAME_MAXLEN).
 _TABLE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+# apply.path goes into the shell scripts run on each machine: an allow-list, not a list of what to refuse.
+_PATH_RE = re.compile(r"/[A-Za-z0-9._+@/-]*")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -97,10 +99,10 @@ def _apply(value: object, key: str, table: str, r: Reader) -> ApplySettings | No
             "(or leave both out to use the SSH agent)",
         )
     path = r.string(cfg.get("path"), key_join(key, "path"), required=False) or f"{DEFAULT_APPLY_PATH_DIR}/{table}.nft"
-    if not path.startswith("/") or any(c in path for c in "'\"\n $`\\;&|"):
+    if not _PATH_RE.fullmatch(path):
         r.problem(
             key_join(key, "path"),
-            f"{path!r} is not a plain absolute path",
+            f"{path!r} is not a plain absolute path (letters, digits and . _ - + @ /)",
             "use an absolute path such as /etc/eksa-firewall/eksa_firewall.nft",
         )
     return ApplySettings(user=user, port=port, sudo=sudo, path=path)

@@ -56,6 +56,10 @@ def test_apply_defaults_and_values() -> None:
             "baremetal.apply.privateKeyConfig: is replaced by the secret key sshPrivateKey",
         ),
         ({"apply": {"enabled": True, "path": "relative.nft"}}, "baremetal.apply.path: 'relative.nft' is not a plain absolute path"),
+        # every character outside the allow-list, control characters included (a vertical tab reached the scripts)
+        ({"apply": {"enabled": True, "path": "/etc/a\x0bb.nft"}}, "baremetal.apply.path: '/etc/a\\x0bb.nft' is not a plain absolute path"),
+        ({"apply": {"enabled": True, "path": "/etc/a\tb.nft"}}, "baremetal.apply.path: '/etc/a\\tb.nft' is not a plain absolute path"),
+        ({"apply": {"enabled": True, "path": "/etc/a*.nft"}}, "baremetal.apply.path: '/etc/a*.nft' is not a plain absolute path"),
         ({"outputDir": "it's"}, "baremetal.outputDir: contains a newline or a single quote"),
         ("drop", "baremetal: must be a mapping"),
     ],
