@@ -21,6 +21,13 @@ def within(inner: Network, outer: Network) -> bool:
     return inner.subnet_of(outer)  # type: ignore[arg-type] - same family, checked above
 
 
+def span(net: Network) -> tuple[int, int]:
+    """The first and the last address of ``net`` as integers. (``net.broadcast_address`` gives the last too, but
+    caches two new address objects on every network it is asked of: thousands in a large stack.)"""
+    first = int(net.network_address)
+    return first, first | ((1 << (net.max_prefixlen - net.prefixlen)) - 1)
+
+
 def canonical_networks(nets: Iterable[Network]) -> tuple[Network, ...]:
     """Sorted and deduplicated (IPv4 first), so that the order a user wrote never matters."""
     return tuple(sorted(set(nets), key=lambda n: (n.version, n.network_address, n.prefixlen)))

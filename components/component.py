@@ -153,6 +153,5 @@ def settled(value: Any) -> pulumi.Output[Any]:
         return v
 
     collect(value)
-    if not leaves:
-        return pulumi.Output.from_input(value)
+    # With no Output inside too: one Output of the value, where from_input would make one per level and value.
     return pulumi.Output.all(*leaves).apply(lambda resolved: rebuild(value, iter(resolved)))

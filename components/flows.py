@@ -293,6 +293,9 @@ def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
     flows: list[Flow] = []
     local: list[LocalOnly] = []
     problems: set[Problem] = set()
+    # Flows of many clusters ask for the same ports and the same rows: one tuple per distinct value, shared.
+    same_ports: dict[PortSet, PortSet] = {}
+    same_rows: dict[tuple[str, ...], tuple[str, ...]] = {}
     for cluster in topology.clusters:  # one cluster at a time: its edges merge only with its own
         addressed: dict[str, tuple[Network, ...]] = {}  # each endpoint of the cluster, looked up once
         anywhere: dict[str, tuple[int, ...]] = {}  # the families each source counts as anywhere in (exposure.py)
@@ -318,10 +321,19 @@ def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
                 key = (src, dst, row.protocol)
                 ports[key].extend(row_ports_)
                 row_ids[key].add(row.id)
-        flows += [
-            Flow(cluster=cluster.name, source=s, destination=d, protocol=p, ports=merge(ranges), rows=tuple(sorted(row_ids[(s, d, p)])))
-            for (s, d, p), ranges in ports.items()
-        ]
+        for (s, d, p), ranges in ports.items():
+            merged = merge(ranges)
+            ids = tuple(sorted(row_ids[(s, d, p)]))
+            flows.append(
+                Flow(
+                    cluster=cluster.name,
+                    source=s,
+                    destination=d,
+                    protocol=p,
+                    ports=same_ports.setdefault(merged, merged),
+                    rows=same_rows.setdefault(ids, ids),
+                )
+            )
     if problems:
         raise ConfigError(sorted(problems, key=str))
     return FlowSet(flows=tuple(sorted(flows)), local_only=tuple(sorted(local)))

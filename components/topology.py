@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .addresses import parse_network
+from .addresses import parse_network, span
 from .catalog import ADDONS, LATEST_KNOWN_EKSA_VERSION, Version, format_version, load_catalog, parse_version
 from .endpoints import ADMIN_MACHINE, CONTROL_PLANE, CONTROL_PLANE_VIP, ETCD, JENKINS, ROUTERS, TINKERBELL_VIP, WORKER, Role
 from .exposure import anywhere_families, exposure_share
@@ -727,12 +727,7 @@ def _refuse_overlaps(claims: list[_Claim], option: str, r: Reader) -> None:
     A claim that counts as "anywhere" (components/exposure.py) is no set of machines: the exposure rules judge
     it (sensitive ports, SSH), not this check. Each claim is reported once, naming every claim it overlaps."""
     spans = sorted(
-        (
-            (n.version, int(n.network_address), int(n.broadcast_address), i, n)
-            for i, c in enumerate(claims)
-            if not anywhere_families(c.networks)
-            for n in c.networks
-        ),
+        ((n.version, *span(n), i, n) for i, c in enumerate(claims) if not anywhere_families(c.networks) for n in c.networks),
         key=lambda s: s[:3],
     )
     partners: dict[int, dict[int, tuple[Network, Network]]] = {}
@@ -774,12 +769,7 @@ def _refuse_cluster_ranges(clusters: tuple[Cluster, ...], claims: list[_Claim], 
     pod range, on a platform whose firewall sees pods: ``default_pods_used``), so a guess never refuses a stack it
     does not affect. Machine spans are sorted once; each range finds the spans that start inside it (bisect) and
     the one reaching furthest among those that start before it (a running maximum), O((m + c) log m)."""
-    spans = sorted(
-        (n.version, int(n.network_address), int(n.broadcast_address), i, n)
-        for i, c in enumerate(claims)
-        if not anywhere_families(c.networks)
-        for n in c.networks
-    )
+    spans = sorted((n.version, *span(n), i, n) for i, c in enumerate(claims) if not anywhere_families(c.networks) for n in c.networks)
     starts = [(v, lo) for v, lo, _hi, _i, _n in spans]
     furthest: list[int] = []  # furthest[k]: index in spans of the span reaching furthest among spans[:k + 1] of its family
     for k, (v, _lo, hi, _i, _n) in enumerate(spans):
@@ -791,7 +781,7 @@ def _refuse_cluster_ranges(clusters: tuple[Cluster, ...], claims: list[_Claim], 
         for kind, net in ranges:
             if kind in c.defaulted and not (kind == "pods" and default_pods_used):
                 continue
-            lo, hi, v = int(net.network_address), int(net.broadcast_address), net.version
+            (lo, hi), v = span(net), net.version
             first = bisect.bisect_left(starts, (v, lo))
             last = bisect.bisect_right(starts, (v, hi))
             hits = [spans[k] for k in range(first, min(last, first + MAX_NAMED_OVERLAPS))]

@@ -169,8 +169,10 @@ class AwsPlan:
 
 # A flow's port ranges, each with the catalog rows that ask for it (``_rows_by_range``).
 _Pieces = list[tuple[PortRange, frozenset[str]]]
-# Per (group, direction, peer, protocol): what each duty asks of that rule, its pieces and the config keys of the far end.
-_Acc = dict[tuple[GroupKey, Direction, Peer, str], list[tuple[_Pieces, frozenset[str]]]]
+# What one duty asks of a rule: its pieces, and the config keys of the far end.
+_Asked = tuple[_Pieces, frozenset[str]]
+# One group's rules of one direction before merging: per (peer, protocol), what the duties ask of it.
+_Acc = dict[tuple[Peer, str], list[_Asked]]
 
 
 def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> AwsPlan:
@@ -188,17 +190,15 @@ def build_plan(topology: Topology, flows: FlowSet, settings: AwsSettings) -> Aws
     def far_keys(cluster: str, endpoint: str) -> frozenset[str]:
         return frozenset(endpoint_keys(topology, topology.cluster(cluster), endpoint) or (endpoint,))
 
-    acc: _Acc = defaultdict(list)
+    acc: dict[GroupKey, dict[Direction, _Acc]] = {k: {"ingress": defaultdict(list), "egress": defaultdict(list)} for k in scope.keys}
     for duty in owed:
         pieces = _rows_by_range(topology, duty, shared)
         for group, direction, rule_peers, far in _duty_rules(topology, duty, members, containing, shared, region=settings.mode == "region"):
-            entry = (pieces, far_keys(duty.flow.cluster, far))
-            for peer, proto in rule_peers:
-                acc[(group, direction, peer, proto)].append(entry)
-    by_group: dict[GroupKey, _Acc] = defaultdict(dict)  # each group reads its own rules, not every group's
-    for k, items in acc.items():
-        by_group[k[0]][k] = items
-    groups = tuple(_group_spec(k, members[k], by_group[k], settings, shared) for k in scope.keys)
+            asked = (pieces, far_keys(duty.flow.cluster, far))
+            rules = acc[group][direction]
+            for peer_proto in rule_peers:
+                rules[peer_proto].append(asked)
+    groups = tuple(_group_spec(k, members[k], acc[k], settings, shared) for k in scope.keys)
     plan = AwsPlan(settings=settings, groups=groups)
     _check_quotas(plan, topology)
     _check_names(plan)
@@ -336,14 +336,13 @@ def _protocols(protocol: str, versions: set[int]) -> list[str]:
     return [p for v, p in ((4, "icmp"), (6, "icmpv6")) if v in versions]
 
 
-def _group_spec(key: GroupKey, members: tuple[Network, ...], acc: _Acc, settings: AwsSettings, shared: _Shared) -> GroupSpec:
-    rules: dict[Direction, list[RuleSpec]] = {"ingress": [], "egress": []}
-    for (g, direction, peer, proto), items in acc.items():
-        if g != key:
-            continue
-        rules[direction].extend(_rules(direction, peer, proto, items, shared))
-    for direction_rules in rules.values():
-        direction_rules.sort(key=lambda r: (r.peer.sort_key, r.protocol, r.from_port, r.to_port))
+def _group_spec(
+    key: GroupKey, members: tuple[Network, ...], acc: Mapping[Direction, _Acc], settings: AwsSettings, shared: _Shared
+) -> GroupSpec:
+    rules: dict[Direction, list[RuleSpec]] = {}
+    for direction, asked in acc.items():
+        rules[direction] = [r for (peer, proto), items in asked.items() for r in _rules(direction, peer, proto, items, shared)]
+        rules[direction].sort(key=lambda r: (r.peer.sort_key, r.protocol, r.from_port, r.to_port))
     name = settings.name_prefix + "-".join(key.parts)
     where = f"cluster {key.cluster} " if key.cluster else ""
     description = f"EKS Anywhere {where}{_ROLE_WORDS.get(key.role, key.role)} (eksa-firewall)"
@@ -360,7 +359,7 @@ def _group_spec(key: GroupKey, members: tuple[Network, ...], acc: _Acc, settings
     )
 
 
-def _rules(direction: Direction, peer: Peer, proto: str, items: list[tuple[_Pieces, frozenset[str]]], shared: _Shared) -> list[RuleSpec]:
+def _rules(direction: Direction, peer: Peer, proto: str, items: list[_Asked], shared: _Shared) -> list[RuleSpec]:
     """Merge one peer's port ranges (ICMP: keep types apart) and carry the catalog rows of each piece."""
     flat = [(r, rows, keys) for ranges, keys in items for r, rows in ranges]
     if proto in ("icmp", "icmpv6"):

@@ -126,7 +126,7 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
     sets: dict[tuple[str | None, str], dict[str, AddressSet]] = {(h.cluster, h.role): {} for h in hosts}
     address_sets = _address_sets(topology, flows.flows)
     # The same rule owed by several clusters (every cluster's machines DHCP towards the admin machine) is one rule.
-    # Every rule: (its ruleset, its index there, the flows asking for it, in order).
+    # Every rule between two sets that no cluster owns: (its ruleset, its index there, the flows asking for it, in order).
     owed: dict[tuple[Any, ...], tuple[tuple[str | None, str], int, list[Flow]]] = {}
     cluster: Cluster | None = None
     for flow in flows.flows:
@@ -149,6 +149,10 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
                 known = where_sets.setdefault(s.name, s)
                 if known is not s and known != s:
                     raise AssertionError(f"two different address sets named {s.name}")
+            rule = Rule(version, src_set, dst_set, flow.protocol, flow.ports, broadcast, _comment(flow))
+            if not (flow.source in GLOBAL_ENDPOINTS and flow.destination in GLOBAL_ENDPOINTS):
+                rules.append(rule)  # a set of this cluster's is in it: no other cluster's flow asks for this rule
+                continue
             # Sets are keyed by name (checked above to mean one content): hashing address networks is slow.
             same = (where, version, src_set.name, dst_set.name, flow.protocol, flow.ports, broadcast)
             found = owed.get(same)
@@ -156,7 +160,7 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
                 found[2].append(flow)
                 continue
             owed[same] = (where, len(rules), [flow])
-            rules.append(Rule(version, src_set, dst_set, flow.protocol, flow.ports, broadcast, _comment(flow)))
+            rules.append(rule)
     for where, i, asking in owed.values():
         if len(asking) > 1:  # one rule; its comment names the clusters
             by_key[where][i] = by_key[where][i]._replace(comment=_comment(asking[-1], tuple(f.cluster for f in asking)))

@@ -10,7 +10,9 @@ Modes:
   wall time since the interpreter started, the peak RSS and which provider SDKs ended up in ``sys.modules``.
 
 Before the timed run the harness (not the program) collects garbage once, so that both sides start with the
-imports in the collector's oldest generation; the collector is otherwise left as Python sets it. Every mode
+imports in the collector's oldest generation, then sets the collector's phase the request asks for
+(``advance_collector``: the rounds of run.py sample the phase, see there); the collector is otherwise left as Python
+sets it. Every mode
 reports whether the collector's settings (enabled, thresholds, frozen objects) were the same after the run as
 before it: the program must not touch them. ``dump`` writes the registrations recorded, one JSON object a line,
 with the resource options the engine's record leaves out (``record_options``), which the floor registers too.
@@ -65,6 +67,39 @@ def gc_settings() -> dict[str, Any]:
     return {"enabled": gc.isenabled(), "threshold": list(gc.get_threshold()), "frozen": gc.get_freeze_count()}
 
 
+def collector_cycle() -> int:
+    """Tracked objects allocated (and not freed) between two full collections, with the thresholds as they are:
+    a young collection after ``threshold0`` of them, a middle one every ``threshold1 + 1`` young ones, a full one
+    every ``threshold2 + 1`` middle ones (CPython's gcmodule.c, ``gc_collect_generations``; a full one also waits
+    until the objects promoted since the last one are a quarter of those it kept)."""
+    t0, t1, t2 = gc.get_threshold()
+    return (t0 + 1) * (t1 + 1) * (t2 + 1)
+
+
+def advance_collector(phase: float) -> None:
+    """Move the collector's counters ``phase`` (0 to 1) of the way through its cycle between full collections,
+    with garbage only: each allocation is a reference cycle, which the next young collection frees, so nothing
+    is added to the heap, promoted, or left for the timed run but the last young generation's worth (and no full
+    collection runs: none has anything promoted to look at).
+
+    Why: where the full collections fall in a timed run depends on the counters when it starts. Right after
+    ``gc.collect()`` every run starts at phase 0, and a program's allocations that cost nothing per cluster
+    (its imports, say) decide whether one more full collection falls between 10 and 50 clusters: a constant
+    cost moving a marginal budget. A real ``pulumi up`` starts the program at whatever phase the language host
+    left; the bench samples the phases instead of always starting at one."""
+    for _ in range(round(phase * collector_cycle())):
+        garbage = _Cycle()
+        garbage.ref = garbage
+
+
+class _Cycle:
+    """An object that refers to itself: freed by the collector only (a list would be reused from the list free
+    list, which the collector's counter does not see)."""
+
+    __slots__ = ("ref",)
+    ref: object
+
+
 def main(request_path: str) -> None:
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))  # run_program changes directory: keep the project importable
@@ -91,6 +126,8 @@ def main(request_path: str) -> None:
     imported = time.perf_counter() - imports_before
     if mode != "startup":
         gc.collect()
+        advance_collector(req.get("gc_phase", 0.0))
+    phase_counts = gc.get_count()
     gc_before = gc_settings()
     gc_time = [0.0, 0, 0.0]  # CPU seconds in the collector, collections, start of the current one
 
@@ -119,6 +156,7 @@ def main(request_path: str) -> None:
         "gc_seconds": gc_time[0],
         "gc_collections": gc_time[1],
         "gc_untouched": gc_before == gc_after,
+        "gc_counts_at_start": list(phase_counts),
         "gc_settings": gc_after,
         "resources": len(run.resources),
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

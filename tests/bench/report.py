@@ -39,7 +39,7 @@ def markdown(doc: Mapping[str, Any]) -> str:
         doc["method"],
         "",
         f"Runs per median: {doc['runs']['default']}; {doc['runs']['fast']} for a size whose first plan took less than "
-        f"{doc['runs']['fast_below_seconds']} s of CPU, {doc['runs']['slow']} for one over {doc['runs']['slow_above_seconds']} s; {doc['runs']['startup']} for "
+        f"{doc['runs']['fast_below_seconds']} s of CPU; {doc['runs']['startup']} for "
         "start-up. Timings vary with the machine and its load: compare ratios, not seconds. Load average at the end: "
         f"{doc.get('load_average_at_end')}.",
         "",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import compileall
 import datetime
 import json
+import math
 import os
 import platform as pyplatform
 import statistics
@@ -39,9 +40,10 @@ WORK = REPORT_DIR / "work"
 VERIFIED = ("example", "1", "10")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 # Runs per median, from the CPU seconds of a size's first plan: a short plan gets more runs (its median moves more
-# with the machine's load, and a run costs little), a long one fewer (each costs seconds; at least 3 for a median).
-FAST_PLAN_SECONDS, SLOW_PLAN_SECONDS = 0.5, 3.0
-FAST_RUNS, SLOW_RUNS = 2 * RUNS - 1, max(min(3, RUNS), RUNS - 2)
+# with the machine's load, and a run costs little). A long one gets as many as the others, not fewer: each round
+# starts at one phase of the garbage collector (``round_phase``), and 3 rounds would leave 0.38 of its cycle unsampled.
+FAST_PLAN_SECONDS = 0.5
+FAST_RUNS = 2 * RUNS - 1
 STARTUP_RUNS = 3
 QUOTA_SEARCH_MAX = 100
 
@@ -91,11 +93,7 @@ def sdk_modules(types: set[str], sdk: str) -> list[str]:
 
 
 def runs_for(first_plan_cpu_seconds: float) -> int:
-    if first_plan_cpu_seconds < FAST_PLAN_SECONDS:
-        return FAST_RUNS
-    if first_plan_cpu_seconds > SLOW_PLAN_SECONDS:
-        return SLOW_RUNS
-    return RUNS
+    return FAST_RUNS if first_plan_cpu_seconds < FAST_PLAN_SECONDS else RUNS
 
 
 def _median(runs: Sequence[Mapping[str, Any]], key: str) -> float:
@@ -114,9 +112,19 @@ def record(case: Case, label: str, config: Mapping[str, Any]) -> Path:
     return dump
 
 
+def round_phase(i: int) -> float:
+    """The collector's phase at the start of every run of round ``i`` (child.py ``advance_collector``): the
+    fractional parts of i times the golden ratio, 0, 0.618, 0.236, 0.854, 0.472, ..., which spread over [0, 1)
+    for any number of rounds (a size run 3 times samples 0, 0.618, 0.236; one run 9 times fills the gaps).
+    Ours and the floor, at every size, start a round at the same phase: a round's ratios compare like with like."""
+    return (i * (math.sqrt(5) - 1) / 2) % 1.0
+
+
 def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimport: Sequence[str]) -> list[dict[str, Any]]:
     """Plan time of each timed size and of its SDK floor: fresh interpreters, in rounds, every size and both
-    sides once a round (in alternating order), so that the machine's load drifts over all of them alike.
+    sides once a round (in alternating order), so that the machine's load drifts over all of them alike. Each
+    round starts every run at one phase of the garbage collector's cycle, a different one each round
+    (``round_phase``).
 
     The first round's plans record what they register (after the timed run): each size's floor registers that,
     the economy and verify read it. ``preimport``: the provider SDK modules the smaller stacks registered with;
@@ -134,9 +142,17 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
                 continue
             dump = WORK / f"{case.name}-{label}.jsonl"
             floor_dump = WORK / f"{case.name}-{label}-floor.jsonl"
-            ours = {**s["base"], "mode": "plan", "preimport": list(preimport), "dump": str(dump) if i == 0 else None}
+            phase = round_phase(i)
+            ours = {
+                **s["base"],
+                "mode": "plan",
+                "preimport": list(preimport),
+                "gc_phase": phase,
+                "dump": str(dump) if i == 0 else None,
+            }
             floor = {
                 "project": PROJECT,
+                "gc_phase": phase,
                 "stack": f"bench-{label}",
                 "mode": "floor",
                 "preimport": list(preimport),
@@ -176,6 +192,9 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
             "floor_cpu_all": [round(r["cpu_seconds"], 4) for r in floor],
             "ours_wall_all": [round(r["seconds"], 4) for r in ours],
             "floor_wall_all": [round(r["seconds"], 4) for r in floor],
+            "gc_phases": [round(round_phase(i), 3) for i in range(len(ours))],
+            "ours_gc_collections_all": [r["gc_collections"] for r in ours],
+            "floor_gc_collections_all": [r["gc_collections"] for r in floor],
             "gc_untouched": all(r["gc_untouched"] for r in ours),
             "floor_gc_untouched": all(r["gc_untouched"] for r in floor),
             "floor_registers_the_same": same,
@@ -378,8 +397,6 @@ def main() -> int:
             "default": RUNS,
             "fast": FAST_RUNS,
             "fast_below_seconds": FAST_PLAN_SECONDS,
-            "slow": SLOW_RUNS,
-            "slow_above_seconds": SLOW_PLAN_SECONDS,
             "startup": STARTUP_RUNS,
         },
         "budgets": checks,
@@ -404,7 +421,10 @@ METHOD = (
     "The project is byte-compiled first (compileall), as pip compiles the provider SDKs when it installs them. "
     "Plan time: each run is a fresh interpreter (python -m tests.bench.child) that imports Pulumi, the mock engine and "
     "the provider SDK modules the stack registers (untimed: the import cost is the start-up figure), collects garbage "
-    "once (the harness, so that both sides start alike; the collector is otherwise as Python sets it), then times "
+    "once (the harness, so that both sides start alike), then moves the collector's counters to the round's phase of its "
+    "cycle between full collections with garbage that the next young collection frees (tests/bench/child.py "
+    "advance_collector; rounds sample the phases 0, 0.618, 0.236, 0.854, 0.472, ...: where the full collections fall "
+    "would otherwise depend on the program's constant allocations; the collector is otherwise as Python sets it), then times "
     "components.engine.run_program of __main__.py with the stack's config, exactly what `plan` runs. The SDK floor run "
     "is the same interpreter with the same imports, timing run_program of tests/bench/floor_program: the registrations "
     "recorded from the plan registered again without our code, through the provider SDKs' own classes (same type "
@@ -412,7 +432,8 @@ METHOD = (
     "additional secret outputs, delete-before-replace; checked equal), each decoded from its line of the recording "
     "just before it is registered; the floor exports nothing (what the program exports is its own cost). The figure is the process's CPU time over the run (time.process_time: every thread of "
     "the process, without the time other processes of a shared machine take); wall time is reported next to it. The "
-    "sizes are timed in rounds, each round one run of ours and one of the floor at every size, in alternating order; "
+    "sizes are timed in rounds, each round one run of ours and one of the floor at every size, in alternating order, "
+    "all at the round's phase of the collector; "
     "seconds are medians of the runs. A budget's ratio is paired: the median over rounds of that round's ratio, "
     "ours / floor, or for a marginal ratio (ours at n2 - ours at n1) / (floor at n2 - floor at n1) within the round; "
     "the ratios of the medians are reported next to them. Each run also reports whether the garbage "

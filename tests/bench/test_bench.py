@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import ipaddress
+import itertools
 import json
 import math
 from pathlib import Path
@@ -13,12 +14,12 @@ from typing import Any
 import pytest
 
 from components.verify import verify
-from tests.bench import child
+from tests.bench import child, run
 from tests.bench.budget import budgets, gc_importers, marginal, plan_budgets, program_files
 from tests.bench.economy import economy
 from tests.bench.floor import _camel, _snake, read_registrations, sdk_class
 from tests.bench.generate import CASES, MAX_CLUSTERS, case, generated_config, grow_clusters, secrets_of
-from tests.bench.run import FAST_RUNS, RUNS, SLOW_RUNS, _engine_config, _same_registrations, runs_for, sdk_modules
+from tests.bench.run import FAST_RUNS, RUNS, _engine_config, _same_registrations, round_phase, runs_for, sdk_modules
 from tests.helpers import PROJECT, PROJECT_DIR, example_args, plan_config, plan_stack
 
 
@@ -125,6 +126,50 @@ def test_a_run_that_changes_the_collector_is_seen() -> None:
     assert child.gc_settings() == before
 
 
+def test_advancing_the_collector_moves_its_counters_and_leaves_nothing_in_the_heap() -> None:
+    cycle = child.collector_cycle()
+    t0, t1, t2 = gc.get_threshold()
+    assert cycle == (t0 + 1) * (t1 + 1) * (t2 + 1)
+    gc.collect()
+    before = len(gc.get_objects())
+    child.advance_collector(0.5)  # half a cycle: about half the middle collections between two full ones
+    _, middle, full = gc.get_count()
+    assert middle <= t1
+    assert full in (t2 // 2, t2 // 2 + 1)
+    gc.collect()
+    assert len(gc.get_objects()) <= before + 10  # garbage only: nothing added to the heap
+    child.advance_collector(0.0)
+    assert gc.get_count()[2] == 0  # phase 0 is where gc.collect() leaves it
+
+
+def test_rounds_start_at_phases_spread_over_the_cycle_and_both_sides_of_a_round_at_the_same_one(tmp_path: Path) -> None:
+    phases = [round_phase(i) for i in range(9)]
+    assert phases[0] == 0.0
+    assert all(0.0 <= p < 1.0 for p in phases)
+    for n in (3, 5, 9):  # the runs per size: every n rounds leave no gap wider than 0.4 of the cycle
+        points = [*sorted(phases[:n]), 1.0]
+        assert max(b - a for a, b in itertools.pairwise(points)) < 0.4
+    requests: list[dict[str, Any]] = []
+    one = case("baremetal")
+
+    def fake_child(request: dict[str, Any]) -> dict[str, Any]:
+        requests.append(request)
+        if request.get("dump"):
+            Path(request["dump"]).write_text("", encoding="utf-8")
+        return {"cpu_seconds": 0.1, "seconds": 0.1, "gc_seconds": 0.0, "gc_collections": 1, "gc_untouched": True, "resources": 0}
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(run, "_child", fake_child)
+        m.setattr(run, "WORK", tmp_path)
+        plans = run.measure_plans(one, {str(n): {} for n in one.timed}, [one.sdk])
+    by_phase: dict[float, set[tuple[str, str]]] = {}
+    for r in requests:
+        by_phase.setdefault(r["gc_phase"], set()).add((r["mode"], r["stack"]))
+    sizes = {f"bench-{n}" for n in one.timed}
+    assert by_phase[0.0] == {(mode, s) for mode in ("plan", "floor") for s in sizes}  # round 0: every size, both sides
+    assert plans[0]["gc_phases"] == [round(p, 3) for p in phases[: plans[0]["runs"]]]
+
+
 def _recorded(program: Path, config: dict[str, str], secret_keys: list[str], monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Run ``program`` under the mock engine with the bench's option recorder, as tests/bench/child.py does."""
     from components.engine import _RecordingMonitor, run_program
@@ -191,9 +236,9 @@ def test_the_sdk_records_the_program_stack_of_as_many_resources_in_the_floor(
     assert sum(1 for n in traced if n) >= ours_traced
 
 
-def test_short_plans_get_more_runs_and_long_ones_fewer() -> None:
-    assert (runs_for(0.05), runs_for(1.0), runs_for(30.0)) == (FAST_RUNS, RUNS, SLOW_RUNS)
-    assert FAST_RUNS > RUNS >= SLOW_RUNS >= 1
+def test_short_plans_get_more_runs_and_long_ones_as_many_as_the_rest() -> None:
+    assert (runs_for(0.05), runs_for(1.0), runs_for(30.0)) == (FAST_RUNS, RUNS, RUNS)
+    assert FAST_RUNS > RUNS >= 1
 
 
 def test_the_floor_decodes_each_recorded_registration_when_it_registers_it(tmp_path: Path) -> None:
