@@ -11,7 +11,8 @@ provider SDKs alone), per benchmarked case, at 10, 50 and 200 clusters:
   SDK imports are the start-up budget's), and the program does not touch the garbage collector.
 
 Each run is a fresh interpreter (tests/bench/child.py). The sizes are timed in rounds: each round runs ours and the
-floor once at every size, back to back, so that a round sees one state of the machine. A budget's value is the
+floor once at every size, back to back, so that a round sees one state of the machine, and all at one phase of the
+garbage collector's cycle, a different one each round (run.py ``round_phase``). A budget's value is the
 median over the rounds of that round's ratio (paired): on a shared machine a slow spell inflates one round, both
 sides of it, and the median of the rounds' ratios leaves that round out, where a ratio of separate medians mixes
 the slow runs of one side with the fast runs of the other (tests/bench/test_bench.py shows a case). The ratio of
