@@ -54,8 +54,10 @@ lint: system-packages $(STAMP) $(ACTIONLINT)
 typecheck: $(STAMP)
 	$(VENV)/bin/pyright
 
+# Spread over up to 4 processes (pytest-xdist), each test module in one of them (its module fixtures built once);
+# the lab's namespaces are named per process, so lab tests run side by side.
 pytest: system-packages $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --numprocesses auto --maxprocesses 4 --dist loadscope
 
 test: lint typecheck pytest
 
