@@ -198,3 +198,14 @@ def test_expand_gives_address_level_accesses() -> None:
         ("10.20.5.0/24", "10.11.3.0/28", 22),
         ("10.20.5.0/24", "10.11.2.0/24", 22),
     }
+
+
+def test_equal_ports_and_rows_are_one_tuple_shared_by_the_flows() -> None:
+    from tests.bench.generate import case, generated_config
+    from tests.helpers import PROJECT_DIR
+
+    cfg = generated_config(case("baremetal"), 10)
+    flows = build_flows(parse_topology(cfg, read_file=lambda p: (PROJECT_DIR / p).read_text(encoding="utf-8"))).flows
+    assert len({f.cluster for f in flows}) == 10
+    assert len({id(f.ports) for f in flows}) == len({f.ports for f in flows}) < len(flows)
+    assert len({id(f.rows) for f in flows}) == len({f.rows for f in flows}) < len(flows)
