@@ -12,8 +12,7 @@ Modes:
 Before the timed run the harness (not the program) collects garbage once, so that both sides start with the
 imports in the collector's oldest generation, then sets the collector's phase the request asks for
 (``advance_collector``: the rounds of run.py sample the phase, see there); the collector is otherwise left as Python
-sets it. Every mode
-reports whether the collector's settings (enabled, thresholds, frozen objects) were the same after the run as
+sets it. Every mode reports whether the collector's settings (enabled, thresholds, frozen objects) were the same after the run as
 before it: the program must not touch them. ``dump`` writes the registrations recorded, one JSON object a line,
 with the resource options the engine's record leaves out (``record_options``), which the floor registers too.
 """
@@ -127,7 +126,6 @@ def main(request_path: str) -> None:
     if mode != "startup":
         gc.collect()
         advance_collector(req.get("gc_phase", 0.0))
-    phase_counts = gc.get_count()
     gc_before = gc_settings()
     gc_time = [0.0, 0, 0.0]  # CPU seconds in the collector, collections, start of the current one
 
@@ -156,7 +154,6 @@ def main(request_path: str) -> None:
         "gc_seconds": gc_time[0],
         "gc_collections": gc_time[1],
         "gc_untouched": gc_before == gc_after,
-        "gc_counts_at_start": list(phase_counts),
         "gc_settings": gc_after,
         "resources": len(run.resources),
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
