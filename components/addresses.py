@@ -52,8 +52,9 @@ def parse_network(text: str, *, single: bool = False) -> Network:
     What ``ipaddress`` would accept but a firewall rule must never carry is refused: an IPv6 zone id
     (``fe80::1%eth0``: ``ipaddress`` keeps any text after ``%``, newlines included, and prints it back), and
     whitespace or control characters anywhere; a single address (/32, /128) that no machine can hold (unspecified,
-    limited broadcast, multicast, loopback). The value returned is rebuilt from its address and prefix
-    length, so ``str()`` of it is canonical text: only that ever reaches a rendered rule.
+    limited broadcast, multicast, loopback). ``str()`` of the value returned is canonical text, whatever form the
+    input had: ``ipaddress`` keeps an address as an integer and a prefix length, and of the text only the zone id,
+    refused here (tests/test_addresses.py checks the forms). Only that text ever reaches a rendered rule.
     """
     stripped = text.strip()
     if "%" in stripped:
@@ -62,7 +63,8 @@ def parse_network(text: str, *, single: bool = False) -> Network:
             f"{text!r} has an IPv6 zone id (%...): firewall rules match addresses, not interfaces",
             f"write the address without its zone, such as {address!r}" if address else "write a plain IP address",
         )
-    if not stripped or any(c.isspace() or not c.isprintable() for c in stripped):
+    # Every whitespace character but the space is unprintable (a Unicode separator or control character).
+    if not stripped or not stripped.isprintable() or " " in stripped:
         raise AddressError(f"{text!r} is not an IP address or CIDR", "write one address or CIDR per entry, such as 10.0.0.0/24")
     kind = "an IP address" if single else "an IP address or CIDR"
     try:
@@ -78,14 +80,13 @@ def parse_network(text: str, *, single: bool = False) -> Network:
         raise AddressError(
             f"{text!r} has host bits set", f"use {loose} for the whole subnet, or {host}/{loose.max_prefixlen} for the single host"
         ) from None
-    canonical = ipaddress.ip_network((parsed.network_address, parsed.prefixlen))
-    if single and canonical.prefixlen != canonical.max_prefixlen:
+    if single and parsed.prefixlen != parsed.max_prefixlen:
         raise AddressError(f"{text!r} is a range, not one address", "give a single IP address")
-    if canonical.prefixlen == canonical.max_prefixlen:
-        kind = _not_a_machine(canonical.network_address)
+    if parsed.prefixlen == parsed.max_prefixlen:
+        kind = _not_a_machine(parsed.network_address)
         if kind is not None:
             raise AddressError(f"{text!r} is {kind}, not the address of a machine", "give the machine's own unicast address")
-    return canonical
+    return parsed
 
 
 def _not_a_machine(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:

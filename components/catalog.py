@@ -21,6 +21,7 @@ from .platform import platform_names
 from .ports import PortSet, parse_ports
 
 Protocol = Literal["tcp", "udp", "icmp"]
+_PROTOCOLS: dict[str, Protocol] = {"tcp": "tcp", "udp": "udp", "icmp": "icmp"}  # the catalog's text, lower-cased
 PLATFORMS = platform_names()
 
 ROLES = NODE_ROLES
@@ -72,6 +73,7 @@ class Row:
     purpose: str
     used_by: str
 
+    protocol: Protocol  # protocol_text parsed
     ports: PortSet  # ports_text parsed (ICMP rows: ICMP types); topology options may override them
     sources: tuple[str, ...]
     destinations: tuple[str, ...]
@@ -84,12 +86,6 @@ class Row:
     citation: str | None = None
     superseded_by: str | None = None
     addon: str | None = None  # the add-on (ADDONS) a cluster must list for the row to apply to it
-
-    @property
-    def protocol(self) -> Protocol:
-        proto = self.protocol_text.lower()
-        assert proto in ("tcp", "udp", "icmp")
-        return proto  # type: ignore[return-value]
 
     @property
     def local_only(self) -> bool:
@@ -169,6 +165,9 @@ def _row(raw: dict[str, object]) -> Row:
     def version(key: str) -> Version | None:
         return parse_version(text(key)) if key in raw else None
 
+    protocol = _PROTOCOLS.get(text("protocol").lower())
+    if protocol is None:
+        raise CatalogError(f"row {rid}: protocol must be TCP, UDP or ICMP")
     try:
         ports = parse_ports(text("ports"))
     except ValueError as exc:
@@ -197,6 +196,7 @@ def _row(raw: dict[str, object]) -> Row:
         ports_text=text("ports"),
         purpose=text("purpose"),
         used_by=text("used_by"),
+        protocol=protocol,
         ports=ports,
         sources=words("sources", SOURCES),
         destinations=words("destinations", DESTINATIONS),
@@ -210,8 +210,6 @@ def _row(raw: dict[str, object]) -> Row:
         superseded_by=opt_text("superseded_by"),
         addon=addon,
     )
-    if row.protocol_text.lower() not in ("tcp", "udp", "icmp"):
-        raise CatalogError(f"row {rid}: protocol must be TCP, UDP or ICMP")
     if origin == "upstream" and not row.citation:
         raise CatalogError(f"row {rid}: a row beyond the page must cite its source")
     if "self" in row.sources and len(row.sources) > 1 and row.sources[0] != "self":

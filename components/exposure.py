@@ -21,7 +21,8 @@ from .addresses import Network
 
 ANYWHERE_SHARE = Fraction(1, 16)
 FAMILY_SIZE = {4: 2**32, 6: 2**128}
-_LIMIT = {v: ANYWHERE_SHARE * size for v, size in FAMILY_SIZE.items()}  # addresses: more than this is anywhere
+# Addresses: more than this is anywhere. Whole numbers (the sizes are powers of two), compared as integers.
+_LIMIT = {v: size * ANYWHERE_SHARE.numerator // ANYWHERE_SHARE.denominator for v, size in FAMILY_SIZE.items()}
 
 
 def covered(networks: Iterable[Network], version: int) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from .addresses import Network, canonical_networks
@@ -261,28 +261,49 @@ def endpoint_keys(topology: Topology, cluster: Cluster, endpoint: str) -> tuple[
 # --- flows -------------------------------------------------------------------------------------
 
 
-def _row_edges(row: Row, topology: Topology, cluster: Cluster) -> Iterable[tuple[str, str, PortSet]]:
-    """(source endpoint, destination endpoint, ports) for every edge a row asks for in ``cluster``."""
+def _row_edges(
+    row: Row, topology: Topology, cluster: Cluster, endpoints: Mapping[str, tuple[str, ...]]
+) -> Iterator[tuple[str, str, PortSet]]:
+    """(source endpoint, destination endpoint, ports) for every edge a row asks for in ``cluster``.
+
+    ``endpoints``: what each catalog word stands for in ``cluster`` (``_cluster_endpoints``)."""
     ports = row_ports(row, topology, cluster)
-    sources = [e for w in row.sources if w != "self" for e in _expand_word(w, topology, cluster)]
-    destinations = [e for w in row.destinations for e in _expand_word(w, topology, cluster)]
+    sources = dict.fromkeys(e for w in row.sources if w != "self" for e in endpoints[w])
+    destinations = dict.fromkeys(e for w in row.destinations for e in endpoints[w])
     lb = cluster.api_load_balancer
-    for src in dict.fromkeys(sources):
+    for src in sources:
         if lb is not None and row.port_option == "api-server" and src in (API_CLIENTS, JENKINS):
-            # Clients come through the load balancer, which forwards to the API server's own port.
+            # Clients come through the load balancer, which forwards to the API server's own port (the load
+            # balancer has its address, the control plane its machines).
             yield src, API_LOAD_BALANCER, (PortRange.single(lb.port),)
             yield API_LOAD_BALANCER, CONTROL_PLANE, ports
             continue
-        for dst in dict.fromkeys(destinations):
+        for dst in destinations:
             yield src, dst, ports
+
+
+def _cluster_endpoints(
+    words: Iterable[str], topology: Topology, cluster: Cluster
+) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[Network, ...]]]:
+    """What each catalog word stands for in ``cluster``: its endpoints that have addresses (an optional peer the
+    environment does not have stands for none); and each of those endpoints' addresses."""
+    endpoints: dict[str, tuple[str, ...]] = {}
+    addresses: dict[str, tuple[Network, ...]] = {}
+    for word in words:
+        expanded = _expand_word(word, topology, cluster)
+        for e in expanded:
+            if e not in addresses:
+                addresses[e] = endpoint_addresses(topology, cluster, e)
+        endpoints[word] = tuple(e for e in expanded if addresses[e])
+    return endpoints, addresses
 
 
 def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
     """Every flow the environment needs, canonical and deterministic.
 
-    For each cluster, each applicable row becomes edges between endpoints; an edge whose source or
-    destination has no address in this environment (an optional peer not configured) is left out. Edges
-    with the same (source, destination, protocol) merge their ports and rows.
+    For each cluster, each applicable row becomes edges between endpoints; an endpoint with no address in this
+    environment (an optional peer not configured) has no edges. Edges with the same (source, destination,
+    protocol) merge their ports and rows.
 
     Raises ConfigError when a sensitive port (etcd, kubelet, scheduler, controller-manager) would be
     reachable from a whole address family.
@@ -290,40 +311,37 @@ def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
     catalog = catalog or load_catalog()
     conditions = _topology_conditions(topology)
     rows = [r for r in catalog if _applies_to_environment(r, topology, conditions)]
+    words = {w for r in rows for w in (*r.sources, *r.destinations) if w != "self"}
     flows: list[Flow] = []
     local: list[LocalOnly] = []
     problems: set[Problem] = set()
     # Flows of many clusters ask for the same ports and the same rows: one tuple per distinct value, shared.
     same_ports: dict[PortSet, PortSet] = {}
     same_rows: dict[tuple[str, ...], tuple[str, ...]] = {}
-    for cluster in topology.clusters:  # one cluster at a time: its edges merge only with its own
-        addressed: dict[str, tuple[Network, ...]] = {}  # each endpoint of the cluster, looked up once
-        anywhere: dict[str, tuple[int, ...]] = {}  # the families each source counts as anywhere in (exposure.py)
-        ports: dict[tuple[str, str, Protocol], list[PortRange]] = defaultdict(list)
-        row_ids: dict[tuple[str, str, Protocol], set[str]] = defaultdict(set)
+    # The flows come out sorted: clusters by name, and in a cluster by (source, destination, protocol), which
+    # no two flows share.
+    for cluster in sorted(topology.clusters, key=lambda c: c.name):  # one cluster at a time: its edges merge only with its own
+        endpoints, addresses = _cluster_endpoints(words, topology, cluster)
+        edges: dict[tuple[str, str, Protocol], tuple[list[PortSet], set[str]]] = {}  # the rows' ports and ids
         for row in rows:
             if not _applies_to_cluster(row, cluster):
                 continue
             if row.local_only:
                 local.append(LocalOnly(cluster=cluster.name, row=row.id, why=_local_only_why(row)))
                 continue
-            for src, dst, row_ports_ in _row_edges(row, topology, cluster):
-                for e in (src, dst):
-                    if e not in addressed:
-                        addressed[e] = endpoint_addresses(topology, cluster, e)
-                if not (addressed[src] and addressed[dst]):
-                    continue  # an optional peer the environment does not have
-                if row.sensitive:
-                    if src not in anywhere:
-                        anywhere[src] = anywhere_families(addressed[src])
-                    if anywhere[src]:
-                        problems.update(_exposure(topology, cluster, src, row, anywhere[src]))
+            if row.sensitive:
+                problems.update(_exposures(topology, cluster, row, endpoints, addresses))
+            for src, dst, ports in _row_edges(row, topology, cluster, endpoints):
                 key = (src, dst, row.protocol)
-                ports[key].extend(row_ports_)
-                row_ids[key].add(row.id)
-        for (s, d, p), ranges in ports.items():
-            merged = merge(ranges)
-            ids = tuple(sorted(row_ids[(s, d, p)]))
+                if key not in edges:
+                    edges[key] = ([], set())
+                port_sets, ids = edges[key]
+                port_sets.append(ports)
+                ids.add(row.id)
+        for (s, d, p), (port_sets, ids) in sorted(edges.items()):
+            # A port set is canonical already (ports.py): only several need merging.
+            merged = port_sets[0] if len(port_sets) == 1 else merge(r for ports in port_sets for r in ports)
+            sorted_ids = tuple(sorted(ids))
             flows.append(
                 Flow(
                     cluster=cluster.name,
@@ -331,12 +349,27 @@ def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
                     destination=d,
                     protocol=p,
                     ports=same_ports.setdefault(merged, merged),
-                    rows=same_rows.setdefault(ids, ids),
+                    rows=same_rows.setdefault(sorted_ids, sorted_ids),
                 )
             )
     if problems:
         raise ConfigError(sorted(problems, key=str))
-    return FlowSet(flows=tuple(sorted(flows)), local_only=tuple(sorted(local)))
+    return FlowSet(flows=tuple(flows), local_only=tuple(sorted(local)))
+
+
+def _exposures(
+    topology: Topology, cluster: Cluster, row: Row, endpoints: Mapping[str, tuple[str, ...]], addresses: Mapping[str, tuple[Network, ...]]
+) -> list[Problem]:
+    """The sources of a sensitive row in ``cluster`` whose ranges count as anywhere (``_exposure``): when the row
+    reaches a machine here (a row towards workers in a cluster without workers opens nothing)."""
+    problems: list[Problem] = []
+    if not any(endpoints[w] for w in row.destinations):
+        return problems
+    for src in dict.fromkeys(e for w in row.sources if w != "self" for e in endpoints[w]):
+        families = anywhere_families(addresses[src])
+        if families:
+            problems += _exposure(topology, cluster, src, row, families)
+    return problems
 
 
 def _local_only_why(row: Row) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 MAX_PORT = 65535
 MAX_ICMP_TYPE = 255
@@ -40,6 +41,7 @@ class PortRange:
 
 
 PortSet = tuple[PortRange, ...]
+_BOUNDS = attrgetter("lo", "hi")  # a range's sort key: its order, without a Python-level comparison per pair
 
 
 def merge(ranges: Iterable[PortRange]) -> PortSet:
@@ -51,7 +53,7 @@ def merge(ranges: Iterable[PortRange]) -> PortSet:
     (10,20)+(22,30) -> (10,20),(22,30)   a gap of one port stays a gap
     """
     merged: list[PortRange] = []
-    for r in sorted(ranges):  # duplicates end up merged, no set needed
+    for r in sorted(ranges, key=_BOUNDS):  # duplicates end up merged, no set needed
         if merged and r.lo <= merged[-1].hi + 1:
             last = merged[-1]
             if r.hi > last.hi:

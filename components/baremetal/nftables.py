@@ -50,13 +50,8 @@ def render_rule(rule: Rule) -> str:
     fam = "ip" if rule.version == 4 else "ip6"
     # An anonymous set cannot reference a named one: a broadcast rule names its destinations inline.
     dst = f"{{ {rule.destination.text}, {address(LIMITED_BROADCAST)} }}" if rule.broadcast else f"@{rule.destination.name}"
-    parts = [f"{fam} saddr @{rule.source.name}", f"{fam} daddr {dst}"]
-    if rule.protocol == "icmp":
-        parts.append(_icmp(rule))
-    else:
-        parts.append(f"{rule.protocol} dport {_ports(rule.ports)}")
-    parts.append(f'accept comment "{rule.comment}"')
-    return " ".join(parts)
+    what = _icmp(rule) if rule.protocol == "icmp" else f"{rule.protocol} dport {_ports(rule.ports)}"
+    return f'{fam} saddr @{rule.source.name} {fam} daddr {dst} {what} accept comment "{rule.comment}"'
 
 
 def render_set(s: AddressSet) -> list[str]:

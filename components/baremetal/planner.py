@@ -9,8 +9,8 @@ output is not filtered and replies are accepted as ``established``. They are in 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any, NamedTuple
 
 from ..catalog import Protocol, format_version
@@ -114,7 +114,8 @@ def set_name(cluster: str, endpoint: str, version: int) -> str:
 
 
 def _comment(flow: Flow, clusters: tuple[str, ...] = ()) -> str:
-    text = f"{', '.join(clusters or (flow.cluster,))}: {flow.source} -> {flow.destination} ({', '.join(flow.rows)})"
+    who = ", ".join(clusters) if clusters else flow.cluster
+    text = f"{who}: {flow.source} -> {flow.destination} ({', '.join(flow.rows)})"
     if len(text.encode()) > MAX_COMMENT:
         text = text.encode()[: MAX_COMMENT - 3].decode(errors="ignore") + "..."
     return text.replace('"', "'")
@@ -124,43 +125,42 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
     hosts = host_roles(topology)
     by_key: dict[tuple[str | None, str], list[Rule]] = {(h.cluster, h.role): [] for h in hosts}
     sets: dict[tuple[str | None, str], dict[str, AddressSet]] = {(h.cluster, h.role): {} for h in hosts}
-    address_sets = _address_sets(topology, flows.flows)
+    address_sets = _AddressSets(topology)
     # The same rule owed by several clusters (every cluster's machines DHCP towards the admin machine) is one rule.
     # Every rule between two sets that no cluster owns: (its ruleset, its index there, the flows asking for it, in order).
     owed: dict[tuple[Any, ...], tuple[tuple[str | None, str], int, list[Flow]]] = {}
-    cluster: Cluster | None = None
-    for flow in flows.flows:
-        if cluster is None or cluster.name != flow.cluster:  # flows are sorted by cluster
-            cluster = topology.cluster(flow.cluster)
-        where = _destination_host(topology, cluster, flow.destination)
-        if where is None:
-            continue
-        rules = by_key.get(where)
-        if rules is None:  # cannot happen for a validated topology; fail loudly rather than drop a flow
-            raise AssertionError(f"flow {flow} ends on {where}, which has no ruleset")
-        where_sets = sets[where]
-        src4, src6 = address_sets[_set_key(cluster.name, flow.source)]
-        dst4, dst6 = address_sets[_set_key(cluster.name, flow.destination)]
-        for version, src_set, dst_set in ((4, src4, dst4), (6, src6, dst6)):
-            if src_set is None or dst_set is None:
+    for name, cluster_flows in groupby(flows.flows, key=_cluster_name):  # flows are sorted by cluster
+        cluster = topology.cluster(name)
+        for flow in cluster_flows:
+            where = _destination_host(topology, cluster, flow.destination)
+            if where is None:
                 continue
-            broadcast = flow.source == DHCP_CLIENTS and version == 4
-            for s in (src_set,) if broadcast else (src_set, dst_set):
-                known = where_sets.setdefault(s.name, s)
-                if known is not s and known != s:
-                    raise AssertionError(f"two different address sets named {s.name}")
-            rule = Rule(version, src_set, dst_set, flow.protocol, flow.ports, broadcast, _comment(flow))
-            if not (flow.source in GLOBAL_ENDPOINTS and flow.destination in GLOBAL_ENDPOINTS):
-                rules.append(rule)  # a set of this cluster's is in it: no other cluster's flow asks for this rule
-                continue
-            # Sets are keyed by name (checked above to mean one content): hashing address networks is slow.
-            same = (where, version, src_set.name, dst_set.name, flow.protocol, flow.ports, broadcast)
-            found = owed.get(same)
-            if found is not None:
-                found[2].append(flow)
-                continue
-            owed[same] = (where, len(rules), [flow])
-            rules.append(rule)
+            rules = by_key.get(where)
+            if rules is None:  # cannot happen for a validated topology; fail loudly rather than drop a flow
+                raise AssertionError(f"flow {flow} ends on {where}, which has no ruleset")
+            where_sets = sets[where]
+            comment = _comment(flow)
+            # The IPv4 sets, then the IPv6 ones: a rule for each family both ends have addresses in.
+            for src_set, dst_set in zip(address_sets.of(cluster, flow.source), address_sets.of(cluster, flow.destination), strict=True):
+                if src_set is None or dst_set is None:
+                    continue
+                broadcast = flow.source == DHCP_CLIENTS and src_set.version == 4
+                for s in (src_set,) if broadcast else (src_set, dst_set):
+                    known = where_sets.setdefault(s.name, s)
+                    if known is not s and known != s:
+                        raise AssertionError(f"two different address sets named {s.name}")
+                rule = Rule(src_set.version, src_set, dst_set, flow.protocol, flow.ports, broadcast, comment)
+                if not (flow.source in GLOBAL_ENDPOINTS and flow.destination in GLOBAL_ENDPOINTS):
+                    rules.append(rule)  # a set of this cluster's is in it: no other cluster's flow asks for this rule
+                    continue
+                # Sets are keyed by name (checked above to mean one content): hashing address networks is slow.
+                same = (where, rule.version, src_set.name, dst_set.name, flow.protocol, flow.ports, broadcast)
+                found = owed.get(same)
+                if found is not None:
+                    found[2].append(flow)
+                    continue
+                owed[same] = (where, len(rules), [flow])
+                rules.append(rule)
     for where, i, asking in owed.values():
         if len(asking) > 1:  # one rule; its comment names the clusters
             by_key[where][i] = by_key[where][i]._replace(comment=_comment(asking[-1], tuple(f.cluster for f in asking)))
@@ -178,21 +178,30 @@ def plan_rulesets(topology: Topology, flows: FlowSet, settings: BareMetalSetting
     )
 
 
+def _cluster_name(flow: Flow) -> str:
+    return flow.cluster
+
+
 def _set_key(cluster: str, endpoint: str) -> tuple[str, str]:
     return ("" if endpoint in GLOBAL_ENDPOINTS else cluster, endpoint)
 
 
-def _address_sets(topology: Topology, flows: Iterable[Flow]) -> dict[tuple[str, str], tuple[AddressSet | None, AddressSet | None]]:
-    """The (IPv4, IPv6) address sets of every endpoint of ``flows``, by ``_set_key``: an endpoint that does not
-    depend on the cluster has one pair, so every ruleset shares the same AddressSet objects."""
-    out: dict[tuple[str, str], tuple[AddressSet | None, AddressSet | None]] = {}
-    for f in flows:
-        for endpoint in (f.source, f.destination):
-            key = _set_key(f.cluster, endpoint)
-            if key not in out:
-                addresses = endpoint_addresses(topology, topology.cluster(f.cluster), endpoint)
-                out[key] = (_address_set(f.cluster, endpoint, 4, addresses), _address_set(f.cluster, endpoint, 6, addresses))
-    return out
+class _AddressSets:
+    """The (IPv4, IPv6) address sets of endpoints, each made once, when a rule first needs it: an endpoint that does
+    not depend on the cluster has one pair, so every ruleset shares the same AddressSet objects."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.made: dict[tuple[str, str], tuple[AddressSet | None, AddressSet | None]] = {}
+
+    def of(self, cluster: Cluster, endpoint: str) -> tuple[AddressSet | None, AddressSet | None]:
+        key = _set_key(cluster.name, endpoint)
+        pair = self.made.get(key)
+        if pair is None:
+            addresses = endpoint_addresses(self.topology, cluster, endpoint)
+            pair = (_address_set(cluster.name, endpoint, 4, addresses), _address_set(cluster.name, endpoint, 6, addresses))
+            self.made[key] = pair
+        return pair
 
 
 def _address_set(cluster: str, endpoint: str, version: int, addresses: tuple[Network, ...]) -> AddressSet | None:
