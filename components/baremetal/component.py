@@ -21,8 +21,9 @@ from pulumi_command import local, remote
 from ..component import Environment, FirewallComponent, child_name, token
 from ..schema import CommonArgs
 from . import PLATFORM
+from .hosts import HostRole
 from .nftables import address, delete_script, render
-from .planner import RulesetSpec, plan_rulesets
+from .planner import plan_rulesets
 from .settings import ApplySettings, BareMetalSettings, parse_settings
 
 
@@ -83,38 +84,39 @@ def _write_file(path: str) -> tuple[str, str]:
 
 
 class NftablesRuleset(pulumi.ComponentResource):
-    """One host role's ruleset; its children put it on disk or on the machines."""
+    """One host role's ruleset (``text``, rendered from its spec); its children put it on disk or on the machines."""
 
     def __init__(
         self,
         name: str,
-        spec: RulesetSpec,
+        host: HostRole,
+        text: str,
         settings: BareMetalSettings,
         private_key: pulumi.Output[str] | None,
         opts: pulumi.ResourceOptions,
     ) -> None:
-        self.text = render(spec)
+        self.text = text
         self.file: str | None = None
         props = {
-            "host": spec.host.key,
+            "host": host.key,
             "table": settings.family_table,
-            "machines": [address(n) for n in spec.host.machines],
-            "vips": [address(n) for n in spec.host.vips],
+            "machines": [address(n) for n in host.machines],
+            "vips": [address(n) for n in host.vips],
             "ruleset": self.text,
         }
         super().__init__(token("NftablesRuleset"), name, props, opts)
         child = pulumi.ResourceOptions(parent=self)
         if settings.output_dir is not None:
-            self.file = f"{settings.output_dir.rstrip('/')}/{spec.host.file_name}"
+            self.file = f"{settings.output_dir.rstrip('/')}/{host.file_name}"
             create, delete = _write_file(self.file)
             local.Command(child_name(name, "file"), create=create, update=create, delete=delete, stdin=self.text, opts=child)
         if settings.apply is not None:
             apply = settings.apply
-            for machine in spec.host.machines:
-                host = address(machine)
+            for machine in host.machines:
+                ip = address(machine)
                 remote.Command(
-                    child_name(name, host),
-                    connection=remote.ConnectionArgs(host=host, user=apply.user, port=float(apply.port), private_key=private_key),
+                    child_name(name, ip),
+                    connection=remote.ConnectionArgs(host=ip, user=apply.user, port=float(apply.port), private_key=private_key),
                     create=apply_script(apply),
                     update=apply_script(apply),
                     delete=remove_script(apply, settings.table),
@@ -148,13 +150,14 @@ class BareMetalFirewall(FirewallComponent):
         settings = parse_settings(topology)
         key = environment.secrets.get("sshPrivateKey")
         private_key = pulumi.Output.secret(key) if key is not None and settings.apply is not None else None
-        specs = plan_rulesets(topology, environment.flows, settings)
+        # The nft text of each host role: what the children register (the specs are not needed after it).
+        rulesets = [(s.host, render(s)) for s in plan_rulesets(topology, environment.flows, settings)]
         pulumi.ComponentResource.__init__(self, token("BareMetalFirewall"), name, None, opts)
         self.settings = settings
         self.rulesets: dict[str, NftablesRuleset] = {}
-        for s in specs:
-            self.rulesets[s.host.key] = NftablesRuleset(
-                child_name(name, s.host.key), s, settings, private_key, pulumi.ResourceOptions(parent=self)
+        for host, text in rulesets:
+            self.rulesets[host.key] = NftablesRuleset(
+                child_name(name, host.key), host, text, settings, private_key, pulumi.ResourceOptions(parent=self)
             )
         self._set_outputs(
             nftables_table=settings.family_table,
