@@ -322,6 +322,7 @@ def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
     # no two flows share.
     for cluster in sorted(topology.clusters, key=lambda c: c.name):  # one cluster at a time: its edges merge only with its own
         endpoints, addresses = _cluster_endpoints(words, topology, cluster)
+        anywhere: dict[str, tuple[int, ...]] = {}  # the families each source counts as anywhere in (exposure.py)
         edges: dict[tuple[str, str, Protocol], tuple[list[PortSet], set[str]]] = {}  # the rows' ports and ids
         for row in rows:
             if not _applies_to_cluster(row, cluster):
@@ -330,7 +331,7 @@ def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
                 local.append(LocalOnly(cluster=cluster.name, row=row.id, why=_local_only_why(row)))
                 continue
             if row.sensitive:
-                problems.update(_exposures(topology, cluster, row, endpoints, addresses))
+                problems.update(_exposures(topology, cluster, row, endpoints, addresses, anywhere))
             for src, dst, ports in _row_edges(row, topology, cluster, endpoints):
                 key = (src, dst, row.protocol)
                 if key not in edges:
@@ -358,15 +359,23 @@ def build_flows(topology: Topology, catalog: Catalog | None = None) -> FlowSet:
 
 
 def _exposures(
-    topology: Topology, cluster: Cluster, row: Row, endpoints: Mapping[str, tuple[str, ...]], addresses: Mapping[str, tuple[Network, ...]]
+    topology: Topology,
+    cluster: Cluster,
+    row: Row,
+    endpoints: Mapping[str, tuple[str, ...]],
+    addresses: Mapping[str, tuple[Network, ...]],
+    anywhere: dict[str, tuple[int, ...]],
 ) -> list[Problem]:
     """The sources of a sensitive row in ``cluster`` whose ranges count as anywhere (``_exposure``): when the row
-    reaches a machine here (a row towards workers in a cluster without workers opens nothing)."""
+    reaches a machine here (a row towards workers in a cluster without workers opens nothing). ``anywhere``: each
+    source's families, worked out once per cluster."""
     problems: list[Problem] = []
     if not any(endpoints[w] for w in row.destinations):
         return problems
     for src in dict.fromkeys(e for w in row.sources if w != "self" for e in endpoints[w]):
-        families = anywhere_families(addresses[src])
+        if src not in anywhere:
+            anywhere[src] = anywhere_families(addresses[src])
+        families = anywhere[src]
         if families:
             problems += _exposure(topology, cluster, src, row, families)
     return problems

@@ -88,7 +88,7 @@ class RulesetSpec(NamedTuple):
 
     @property
     def ipv6(self) -> bool:
-        return any(n.version == 6 for n in self.host.held)
+        return any(n.version == 6 for n in (*self.host.machines, *self.host.vips))
 
 
 def destination_host(topology: Topology, flow: Flow) -> tuple[str | None, str] | None:
