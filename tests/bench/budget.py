@@ -13,10 +13,19 @@ provider SDKs alone), per benchmarked case, at 10, 50 and 200 clusters:
 Each run is a fresh interpreter (tests/bench/child.py). The sizes are timed in rounds: each round runs ours and the
 floor once at every size, back to back, so that a round sees one state of the machine, and all at one phase of the
 garbage collector's cycle, a different one each round (run.py ``round_phase``). A budget's value is the
-median over the rounds of that round's ratio (paired): on a shared machine a slow spell inflates one round, both
-sides of it, and the median of the rounds' ratios leaves that round out, where a ratio of separate medians mixes
-the slow runs of one side with the fast runs of the other (tests/bench/test_bench.py shows a case). The ratio of
-medians is reported next to it.
+trimmed mean over the rounds of that round's ratio (paired; ``trimmed_mean``: the lowest and the highest fifth of the
+rounds left out, the rest averaged):
+
+- paired, because on a shared machine a slow spell inflates one round, both sides of it, where a ratio of separate
+  figures mixes the slow runs of one side with the fast runs of the other (tests/bench/test_bench.py shows a case);
+- averaged, because the rounds sample the collector's phase to average over it: a full collection walks the whole
+  heap (0.15 s at 200 bare-metal clusters), and whether one more of them falls inside a run depends on the phase the
+  run starts at. A program that allocates a tenth more than its floor pays one more full collection in about half of
+  the phases: its time has two modes, and the median of 5 rounds is one mode or the other, depending on which of
+  the round's phases fall past the boundary, where the user pays the average (docs/benchmark.md has the counts);
+- trimmed, because a slow spell of the machine can still hit one side of a round: the rounds at each end are left out.
+
+The ratio of medians is reported next to it.
 """
 
 from __future__ import annotations
@@ -50,19 +59,29 @@ def _plan_at(plans: Sequence[Mapping[str, Any]], size: int) -> Mapping[str, Any]
 
 
 Rounds = tuple[Sequence[float], Sequence[float]]  # one size's CPU seconds per round: (ours, floor)
+TRIMMED = 0.2  # the share of the rounds ``trimmed_mean`` leaves out at each end
+
+
+def trimmed_mean(values: Iterable[float]) -> float:
+    """The mean of ``values`` without the lowest and the highest fifth of them (rounded: one of 5 or 7 at each end,
+    two of 9; none of 2, the median of 3)."""
+    ordered = sorted(values)
+    cut = int(len(ordered) * TRIMMED + 0.5)
+    kept = ordered[cut : len(ordered) - cut]
+    return statistics.fmean(kept)
 
 
 def paired_marginal(small: Rounds, large: Rounds) -> float:
-    """The median over rounds of each round's ``marginal`` between two sizes (the rounds both sizes ran in)."""
+    """The trimmed mean over rounds of each round's ``marginal`` between two sizes (the rounds both sizes ran in)."""
     (o1, f1), (o2, f2) = small, large
     n = min(len(o1), len(f1), len(o2), len(f2))
-    return statistics.median(marginal(o1[i], o2[i], f1[i], f2[i]) for i in range(n))
+    return trimmed_mean(marginal(o1[i], o2[i], f1[i], f2[i]) for i in range(n))
 
 
 def paired_ratio(size: Rounds) -> float:
-    """The median over rounds of each round's ours / floor."""
+    """The trimmed mean over rounds of each round's ours / floor."""
     ours, floor = size
-    return statistics.median(o / f for o, f in zip(ours, floor, strict=False))
+    return trimmed_mean(o / f for o, f in zip(ours, floor, strict=False))
 
 
 def plan_budgets(case: str, plans: Sequence[Mapping[str, Any]], key: str = "cpu") -> list[dict[str, Any]]:

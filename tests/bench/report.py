@@ -50,7 +50,7 @@ def markdown(doc: Mapping[str, Any]) -> str:
         "",
         "## 1. Plan time against the SDK floor",
         "",
-        "CPU seconds of the timed run (medians over runs). The budgets are medians over rounds of each round's ratio "
+        "CPU seconds of the timed run (medians over runs). The budgets are trimmed means over rounds of each round's ratio "
         "(in bold; tests/bench/budget.py says why), the ratios of the medians are given next to them. Wall seconds for "
         "reference; the garbage collector's share (CPU seconds between its start and stop callbacks) to show where the "
         "time goes.",
@@ -97,7 +97,7 @@ def markdown(doc: Mapping[str, Any]) -> str:
                     "runs",
                     "plan CPU s",
                     "floor CPU s",
-                    "ratio (median of rounds)",
+                    "ratio (trimmed mean of rounds)",
                     "ratio of medians",
                     "plan wall s",
                     "floor wall s",
@@ -113,7 +113,7 @@ def markdown(doc: Mapping[str, Any]) -> str:
                     "clusters",
                     "plan grows by (CPU s)",
                     "floor grows by (CPU s)",
-                    "marginal ratio (median of rounds)",
+                    "marginal ratio (trimmed mean of rounds)",
                     "of medians",
                     "of medians (wall)",
                 ),

@@ -2,8 +2,7 @@
 
 Writes bench-report/report.md and bench-report/report.json and exits 1 when a budget is broken (the budgets:
 tests/bench/budget.py). Not part of ``make test``: it times things, and takes a few minutes. ``BENCH_RUNS``
-(default 5) sets the runs per median (2 x BENCH_RUNS - 1 for plans under half a second, BENCH_RUNS - 2 but at
-least 3 for plans over three seconds); ``BENCH_CASES`` (comma-separated) limits the cases. docs/benchmark.md is a committed
+(default 7) sets the rounds each size is timed in (2 more for plans under half a second); ``BENCH_CASES`` (comma-separated) limits the cases. docs/benchmark.md is a committed
 snapshot of one run.
 """
 
@@ -38,12 +37,13 @@ WORK = REPORT_DIR / "work"
 # Verified sizes: components/verify.py compares every required access with every allowed one (and the AWS
 # interpreter every address with every group member): quadratic, minutes from 50 clusters (docs/benchmark.md).
 VERIFIED = ("example", "1", "10")
-RUNS = int(os.environ.get("BENCH_RUNS", "5"))
-# Runs per median, from the CPU seconds of a size's first plan: a short plan gets more runs (its median moves more
-# with the machine's load, and a run costs little). A long one gets as many as the others, not fewer: each round
-# starts at one phase of the garbage collector (``round_phase``), and 3 rounds would leave 0.38 of its cycle unsampled.
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+# Rounds per size, from the CPU seconds of a size's first plan: a short plan gets more (it moves more with the
+# machine's load, and a run costs little). A long one gets as many as the others, not fewer: each round starts at one
+# phase of the garbage collector (``round_phase``), and the budgets average over the phases (budget.py): of 7 rounds
+# the trimmed mean keeps 5 phases, of 5 rounds only 3.
 FAST_PLAN_SECONDS = 0.5
-FAST_RUNS = 2 * RUNS - 1
+FAST_RUNS = RUNS + 2
 STARTUP_RUNS = 3
 QUOTA_SEARCH_MAX = 100
 
@@ -434,9 +434,9 @@ METHOD = (
     "the process, without the time other processes of a shared machine take); wall time is reported next to it. The "
     "sizes are timed in rounds, each round one run of ours and one of the floor at every size, in alternating order, "
     "all at the round's phase of the collector; "
-    "seconds are medians of the runs. A budget's ratio is paired: the median over rounds of that round's ratio, "
-    "ours / floor, or for a marginal ratio (ours at n2 - ours at n1) / (floor at n2 - floor at n1) within the round; "
-    "the ratios of the medians are reported next to them. Each run also reports whether the garbage "
+    "seconds are medians of the runs. A budget's ratio is paired: the trimmed mean over rounds (the lowest and the "
+    "highest fifth left out) of that round's ratio, ours / floor, or for a marginal ratio (ours at n2 - ours at n1) / "
+    "(floor at n2 - floor at n1) within the round; the ratios of the medians are reported next to them. Each run also reports whether the garbage "
     "collector's settings (enabled, thresholds, frozen objects) are the same after it as before, and the bench checks "
     "that no module of the program imports gc. Start-up: a cold interpreter plans the example stack; time since the "
     "interpreter started, ru_maxrss of that process, and the provider SDK modules in its sys.modules. Economy: counts "
