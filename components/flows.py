@@ -268,7 +268,7 @@ def _row_edges(
 
     ``endpoints``: what each catalog word stands for in ``cluster`` (``_cluster_endpoints``)."""
     ports = row_ports(row, topology, cluster)
-    sources = dict.fromkeys(e for w in row.sources if w != "self" for e in endpoints[w])
+    sources = _row_sources(row, endpoints)
     destinations = dict.fromkeys(e for w in row.destinations for e in endpoints[w])
     lb = cluster.api_load_balancer
     for src in sources:
@@ -280,6 +280,11 @@ def _row_edges(
             continue
         for dst in destinations:
             yield src, dst, ports
+
+
+def _row_sources(row: Row, endpoints: Mapping[str, tuple[str, ...]]) -> dict[str, None]:
+    """The endpoints a row's sources stand for in a cluster, in order, once each (``self`` is none: Used By Self)."""
+    return dict.fromkeys(e for w in row.sources if w != "self" for e in endpoints[w])
 
 
 def _cluster_endpoints(
@@ -372,7 +377,7 @@ def _exposures(
     problems: list[Problem] = []
     if not any(endpoints[w] for w in row.destinations):
         return problems
-    for src in dict.fromkeys(e for w in row.sources if w != "self" for e in endpoints[w]):
+    for src in _row_sources(row, endpoints):
         if src not in anywhere:
             anywhere[src] = anywhere_families(addresses[src])
         families = anywhere[src]
