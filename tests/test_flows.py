@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.catalog import load_catalog
 from components.endpoints import NODE_LOCAL
+from components.errors import ConfigError
 from components.flows import API_LOAD_BALANCER, build_flows, expand, row_applies, row_ports
 from components.ports import PortRange, merge
 from components.topology import parse_topology
@@ -209,3 +211,17 @@ def test_equal_ports_and_rows_are_one_tuple_shared_by_the_flows() -> None:
     assert len({f.cluster for f in flows}) == 10
     assert len({id(f.ports) for f in flows}) == len({f.ports for f in flows}) < len(flows)
     assert len({id(f.rows) for f in flows}) == len({f.rows for f in flows}) < len(flows)
+
+
+def test_a_sensitive_row_is_judged_only_where_it_reaches_a_machine() -> None:
+    # A control plane listed as the whole IPv6 Internet, in a cluster with no worker groups: its own kubelet is
+    # exposed (cp-kubelet), but the row towards the workers' kubelet (worker-kubelet) opens nothing here.
+    cfg = environment("vsphere")
+    cluster = cfg["clusters"][0]
+    cluster["controlPlane"]["addresses"] = ["::/0"]
+    cluster.pop("workerGroups", None)
+    with pytest.raises(ConfigError) as refused:
+        build_flows(parse_topology(cfg))
+    messages = [p.message for p in refused.value.problems]
+    assert any("catalog row cp-kubelet" in m for m in messages)
+    assert not any("catalog row worker-kubelet" in m for m in messages)
