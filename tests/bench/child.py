@@ -1,9 +1,11 @@
 """One measurement in a fresh interpreter: ``python -m tests.bench.child REQUEST.json`` prints one JSON line.
 
 Modes:
-- ``plan``: run ``__main__.py`` (our program) under the mock engine once, timed; the provider SDK modules
-  named in ``preimport`` are imported first, untimed (their import cost is the start-up figure, not a
-  per-resource cost), and the same modules are imported before the floor, so both start from the same state;
+- ``plan``: run ``__main__.py`` (our program) under the mock engine once, timed; the modules named in
+  ``preimport`` are imported first, untimed: the provider SDK modules and each side's own program code (ours:
+  ``components.program`` and the platform's component module; the floor's: tests/bench/floor.py). Import cost is
+  the start-up figure (the ``startup`` mode and budget (c) time it), not a per-resource cost, and both sides import
+  the same modules, so both start from the same heap;
 - ``floor``: run tests/bench/floor_program (the same resources from a recorded registration list, through the
   provider SDKs' classes), timed likewise;
 - ``startup``: everything from a cold interpreter: import pulumi and the engine, plan the stack; reports the
@@ -113,8 +115,6 @@ def main(request_path: str) -> None:
     options: dict[str, dict[str, Any]] = {}
     record_options(options)
     if mode == "floor":
-        import tests.bench.floor  # noqa: F401 - imported here, not inside the timed run
-
         program = PROJECT_DIR / "tests" / "bench" / "floor_program" / "__main__.py"
         config = {f"{req['project']}:registrations": req["registrations"]}
         secret_keys: list[str] = []
@@ -126,6 +126,7 @@ def main(request_path: str) -> None:
     if mode != "startup":
         gc.collect()
         advance_collector(req.get("gc_phase", 0.0))
+    modules_before = set(sys.modules)
     gc_before = gc_settings()
     gc_time = [0.0, 0, 0.0]  # CPU seconds in the collector, collections, start of the current one
 
@@ -158,6 +159,7 @@ def main(request_path: str) -> None:
         "resources": len(run.resources),
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "sdks": sorted(m for m in SDKS if m in sys.modules),
+        "imported_in_run": sorted(set(sys.modules) - modules_before),
     }
     print(json.dumps(out))
 

@@ -25,6 +25,7 @@ from typing import Any
 from components.engine import Registration
 from components.errors import QuotaError
 from components.flows import build_flows
+from components.platform import get_platform
 from components.topology import parse_topology
 from components.verify import verify
 from tests.bench.budget import budgets, gc_importers, program_files
@@ -92,6 +93,13 @@ def sdk_modules(types: set[str], sdk: str) -> list[str]:
     return sorted(out)
 
 
+def program_modules(case: Case) -> list[str]:
+    """Both sides' own program code, imported before every timed run of either (child.py ``preimport``): the floor
+    imports its own module before its run, and so must ours (an import is start-up, not per-resource, cost), and both
+    import all of them so that both start from the same heap."""
+    return ["components.program", f"components.{get_platform(case.platform).package}.component", "tests.bench.floor"]
+
+
 def runs_for(first_plan_cpu_seconds: float) -> int:
     return FAST_RUNS if first_plan_cpu_seconds < FAST_PLAN_SECONDS else RUNS
 
@@ -127,8 +135,9 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
     (``round_phase``).
 
     The first round's plans record what they register (after the timed run): each size's floor registers that,
-    the economy and verify read it. ``preimport``: the provider SDK modules the smaller stacks registered with;
-    a size that needs others is a bench error (its timed runs would import them)."""
+    the economy and verify read it. ``preimport``: the provider SDK modules the smaller stacks registered with
+    and both sides' program modules (``program_modules``); a size that needs other SDKs is a bench error (its timed
+    runs would import them)."""
     sizes = [str(n) for n in case.timed]
     setup: dict[str, dict[str, Any]] = {
         label: {"base": _base(case, label, configs[label]), "runs": 1, "ours": [], "floor": []} for label in sizes
@@ -337,7 +346,7 @@ def bench_case(case: Case) -> dict[str, Any]:
         configs[str(n)] = generated_config(case, n)
     t0 = time.perf_counter()
     dumps = {label: record(case, label, configs[label]) for label in ("example", "1")}
-    preimport = sdk_modules({r["type"] for d in dumps.values() for r in read_dump(d)}, case.sdk)
+    preimport = sdk_modules({r["type"] for d in dumps.values() for r in read_dump(d)}, case.sdk) + program_modules(case)
     out["plans"] = measure_plans(case, configs, preimport)
     dumps.update({str(n): WORK / f"{case.name}-{n}.jsonl" for n in case.timed})
     print(f"  {case.name} plans: {time.perf_counter() - t0:.0f} s", flush=True)
