@@ -37,6 +37,7 @@ def _rounds(ours: list[tuple[float, float, float]], floor: list[tuple[float, flo
         {
             "size": str(n),
             "ours_cpu_all": [o[k] for o in ours],
+            "ours_whole_cpu_all": [o[k] for o in ours],
             "floor_cpu_all": [f[k] for f in floor],
             "gc_untouched": True,
             "floor_registers_the_same": True,
@@ -60,6 +61,17 @@ def test_each_plan_budget_passes_within_its_limit_and_fails_beyond_it() -> None:
     assert values((0.5, 1.66, 6.25)) == [(1.16, False), (1.147, True), (1.476, True)]  # (a) marginal cost 10 -> 50
     assert values((0.5, 1.6, 6.3)) == [(1.1, True), (1.175, False), (1.422, True)]  # (b) linear growth 50 -> 200
     assert values((0.6, 1.7, 6.2)) == [(1.1, True), (1.125, True), (1.511, False)]  # (c) whole plan at 50
+
+
+def test_the_whole_plan_budget_counts_the_import_of_our_program_and_the_growth_budgets_do_not() -> None:
+    plans = _plans((0.5, 1.6, 6.3), (0.125, 1.125, 5.125))
+    before = plan_budgets("x", plans)
+    for p in plans:  # 0.2 s of importing our modules, before every run
+        p["ours_whole_cpu_all"] = [t + 0.2 for t in p["ours_cpu_all"]]
+    after = plan_budgets("x", plans)
+    assert [b["value"] for b in after[:2]] == [b["value"] for b in before[:2]]
+    assert (before[2]["value"], after[2]["value"]) == (1.422, 1.6)
+    assert not after[2]["ok"]
 
 
 def test_the_trimmed_mean_leaves_out_a_fifth_of_the_rounds_at_each_end() -> None:
@@ -180,7 +192,15 @@ def test_rounds_start_at_phases_spread_over_the_cycle_and_both_sides_of_a_round_
         requests.append(request)
         if request.get("dump"):
             Path(request["dump"]).write_text("", encoding="utf-8")
-        return {"cpu_seconds": 0.1, "seconds": 0.1, "gc_seconds": 0.0, "gc_collections": 1, "gc_untouched": True, "resources": 0}
+        return {
+            "cpu_seconds": 0.1,
+            "seconds": 0.1,
+            "gc_seconds": 0.0,
+            "gc_collections": 1,
+            "gc_untouched": True,
+            "resources": 0,
+            "import_cpu_seconds": {},
+        }
 
     with pytest.MonkeyPatch.context() as m:
         m.setattr(run, "_child", fake_child)
@@ -273,6 +293,7 @@ def test_neither_timed_run_imports_program_code(c: Any, tmp_path: Path) -> None:
     for side in (ours, floor):
         assert [m for m in side["imported_in_run"] if m.split(".")[0] in ("components", "tests")] == []
     assert ours["resources"] == floor["resources"]
+    assert set(run.own_modules(c)) <= set(ours["import_cpu_seconds"])  # timed, for budget (c)
 
 
 def _child_in(tmp_path: Path, request: dict[str, Any]) -> dict[str, Any]:
