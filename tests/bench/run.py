@@ -141,11 +141,12 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
     (``round_phase``).
 
     The first round's plans record what they register (after the timed run): each size's floor registers that,
-    the economy and verify read it. ``preimport``: the provider SDK modules the smaller stacks registered with
-    and both sides' program modules (``program_modules``); a size that needs other SDKs is a bench error (its timed
-    runs would import them)."""
+    the economy and verify read it. ``preimport``: the provider SDK modules the smaller stacks registered with; a
+    size that needs others is a bench error (its timed runs would import them). Both sides also import both sides'
+    program modules before their runs (``program_modules``)."""
     sizes = [str(n) for n in case.timed]
     own = own_modules(case)
+    before_run = [*preimport, *program_modules(case)]
     setup: dict[str, dict[str, Any]] = {
         label: {"base": _base(case, label, configs[label]), "runs": 1, "ours": [], "floor": []} for label in sizes
     }
@@ -162,7 +163,7 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
             ours = {
                 **s["base"],
                 "mode": "plan",
-                "preimport": list(preimport),
+                "preimport": before_run,
                 "gc_phase": phase,
                 "dump": str(dump) if i == 0 else None,
             }
@@ -171,7 +172,7 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
                 "gc_phase": phase,
                 "stack": f"bench-{label}",
                 "mode": "floor",
-                "preimport": list(preimport),
+                "preimport": before_run,
                 "registrations": str(dump),
                 "dump": str(floor_dump) if i == 0 else None,
             }
@@ -206,8 +207,8 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
             "floor_gc_seconds": _median(floor, "gc_seconds"),
             "ours_cpu_all": [round(r["cpu_seconds"], 4) for r in ours],
             # Budget (c): the whole plan, our program's imports included (the floor's program is the bench's own).
-            "ours_whole_cpu_all": [round(r["cpu_seconds"] + sum(r["import_cpu_seconds"].get(m, 0.0) for m in own), 4) for r in ours],
-            "ours_import_cpu_seconds": statistics.median(sum(r["import_cpu_seconds"].get(m, 0.0) for m in own) for r in ours),
+            "ours_whole_cpu_all": [round(r["cpu_seconds"] + _import_cpu(r, own), 4) for r in ours],
+            "ours_import_cpu_seconds": statistics.median(_import_cpu(r, own) for r in ours),
             "floor_cpu_all": [round(r["cpu_seconds"], 4) for r in floor],
             "ours_wall_all": [round(r["seconds"], 4) for r in ours],
             "floor_wall_all": [round(r["seconds"], 4) for r in floor],
@@ -217,12 +218,17 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
             "gc_untouched": all(r["gc_untouched"] for r in ours),
             "floor_gc_untouched": all(r["gc_untouched"] for r in floor),
             "floor_registers_the_same": same,
-            "preimported": list(preimport),
+            "preimported": before_run,
         }
         result["ratio"] = result["ours_cpu_seconds"] / result["floor_cpu_seconds"]
         result["wall_ratio"] = result["ours_wall_seconds"] / result["floor_wall_seconds"]
         out.append(result)
     return out
+
+
+def _import_cpu(run: Mapping[str, Any], modules: Sequence[str]) -> float:
+    """CPU seconds a child took to import ``modules`` before its timed run (each must have been imported there)."""
+    return sum(run["import_cpu_seconds"][m] for m in modules)
 
 
 def _progress(s: Mapping[str, Any]) -> str:
@@ -356,7 +362,7 @@ def bench_case(case: Case) -> dict[str, Any]:
         configs[str(n)] = generated_config(case, n)
     t0 = time.perf_counter()
     dumps = {label: record(case, label, configs[label]) for label in ("example", "1")}
-    preimport = sdk_modules({r["type"] for d in dumps.values() for r in read_dump(d)}, case.sdk) + program_modules(case)
+    preimport = sdk_modules({r["type"] for d in dumps.values() for r in read_dump(d)}, case.sdk)
     out["plans"] = measure_plans(case, configs, preimport)
     dumps.update({str(n): WORK / f"{case.name}-{n}.jsonl" for n in case.timed})
     print(f"  {case.name} plans: {time.perf_counter() - t0:.0f} s", flush=True)

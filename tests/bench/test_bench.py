@@ -199,7 +199,7 @@ def test_rounds_start_at_phases_spread_over_the_cycle_and_both_sides_of_a_round_
             "gc_collections": 1,
             "gc_untouched": True,
             "resources": 0,
-            "import_cpu_seconds": {},
+            "import_cpu_seconds": dict.fromkeys(request["preimport"], 0.0),
         }
 
     with pytest.MonkeyPatch.context() as m:
@@ -212,6 +212,8 @@ def test_rounds_start_at_phases_spread_over_the_cycle_and_both_sides_of_a_round_
     sizes = {f"bench-{n}" for n in one.timed}
     assert by_phase[0.0] == {(mode, s) for mode in ("plan", "floor") for s in sizes}  # round 0: every size, both sides
     assert plans[0]["gc_phases"] == [round(p, 3) for p in phases[: plans[0]["runs"]]]
+    # Every run, of either side, imports the SDK and both sides' program code before it is timed.
+    assert all(r["preimport"] == [one.sdk, *run.program_modules(one)] for r in requests)
 
 
 def _recorded(program: Path, config: dict[str, str], secret_keys: list[str], monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
