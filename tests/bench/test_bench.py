@@ -8,8 +8,6 @@ import ipaddress
 import itertools
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -283,28 +281,20 @@ def test_the_sdk_records_the_program_stack_of_as_many_resources_in_the_floor(
 
 
 @pytest.mark.parametrize("c", CASES, ids=lambda c: c.name)
-def test_neither_timed_run_imports_program_code(c: Any, tmp_path: Path) -> None:
+def test_neither_timed_run_imports_program_code(c: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Both sides' program modules are imported before the timed run (child.py ``preimport``): an import inside
     it would be start-up cost counted as plan time, on one side only."""
+    monkeypatch.setattr(run, "WORK", tmp_path)
     engine, secret_keys = _engine_config(generated_config(c, 1))
     preimport = [*get_platform(c.platform).sdks, *run.program_modules(c)]
     dump = tmp_path / "plan.jsonl"
     base = {"project": PROJECT, "stack": "bench-1", "preimport": preimport}
-    ours = _child_in(tmp_path, {**base, "mode": "plan", "config": engine, "secret_keys": secret_keys, "dump": str(dump)})
-    floor = _child_in(tmp_path, {**base, "mode": "floor", "registrations": str(dump)})
+    ours = run._child({**base, "mode": "plan", "config": engine, "secret_keys": secret_keys, "dump": str(dump)})
+    floor = run._child({**base, "mode": "floor", "registrations": str(dump)})
     for side in (ours, floor):
         assert [m for m in side["imported_in_run"] if m.split(".")[0] in ("components", "tests")] == []
     assert ours["resources"] == floor["resources"]
     assert set(run.own_modules(c)) <= set(ours["import_cpu_seconds"])  # timed, for budget (c)
-
-
-def _child_in(tmp_path: Path, request: dict[str, Any]) -> dict[str, Any]:
-    path = tmp_path / "request.json"
-    path.write_text(json.dumps(request), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.bench.child", str(path)], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_short_plans_get_more_runs_and_long_ones_as_many_as_the_rest() -> None:
