@@ -14,6 +14,13 @@ def _s(x: float) -> str:
     return f"{x:.3f}"
 
 
+def budget_value(budget: Mapping[str, Any]) -> str:
+    """A budget's value, with its standard error and rounds where it is a mean over rounds."""
+    if "standard_error" not in budget:
+        return str(budget["value"])
+    return f"{budget['value']} ± {budget['standard_error']} ({budget['rounds']} rounds)"
+
+
 def markdown(doc: Mapping[str, Any]) -> str:
     m = doc["machine"]
     lines = [
@@ -30,7 +37,10 @@ def markdown(doc: Mapping[str, Any]) -> str:
         "",
         table(
             ("budget", "value", "result"),
-            [(b["budget"], b["value"], "not timed" if b.get("not_timed") else "pass" if b["ok"] else "**FAIL**") for b in doc["budgets"]],
+            [
+                (b["budget"], budget_value(b), "not timed" if b.get("not_timed") else "pass" if b["ok"] else "**FAIL**")
+                for b in doc["budgets"]
+            ],
             "markdown",
         ),
         "",
@@ -39,7 +49,8 @@ def markdown(doc: Mapping[str, Any]) -> str:
         doc["method"],
         "",
         f"Runs per median: {doc['runs']['default']}; {doc['runs']['fast']} for a size whose first plan took less than "
-        f"{doc['runs']['fast_below_seconds']} s of CPU; {doc['runs']['startup']} for "
+        f"{doc['runs']['fast_below_seconds']} s of CPU; more, up to {doc['runs']['most']}, for every size of a case with "
+        f"a plan budget within two standard errors of its line after those; {doc['runs']['startup']} for "
         "start-up. Timings vary with the machine and its load: compare ratios, not seconds. Load average at the end: "
         f"{doc.get('load_average_at_end')}.",
         "",

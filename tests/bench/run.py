@@ -2,8 +2,9 @@
 
 Writes bench-report/report.md and bench-report/report.json and exits 1 when a budget is broken (the budgets:
 tests/bench/budget.py). Not part of ``make test``: it times things, and takes a few minutes. ``BENCH_RUNS``
-(default 7) sets the rounds each size is timed in (2 more for plans under half a second); ``BENCH_CASES`` (comma-separated) limits the cases. docs/benchmark.md is a committed
-snapshot of one run.
+(default 7) sets the rounds each size is timed in (2 more for plans under half a second; more, up to 3 times as many,
+while a budget is undecided: ``MAX_RUNS``); ``BENCH_CASES`` (comma-separated) limits the cases. docs/benchmark.md is a
+committed snapshot of one run.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from components.flows import build_flows
 from components.platform import get_platform
 from components.topology import parse_topology
 from components.verify import verify
-from tests.bench.budget import budgets, gc_importers, program_files
+from tests.bench.budget import budgets, gc_importers, program_files, undecided
 from tests.bench.economy import DEFINITIONS, economy
 from tests.bench.generate import CASES, SDKS, Case, generated_config, secrets_of
 from tests.helpers import PROJECT, PROJECT_DIR, load_project
@@ -45,6 +46,9 @@ RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 # the trimmed mean keeps 5 phases, of 5 rounds only 3.
 FAST_PLAN_SECONDS = 0.5
 FAST_RUNS = RUNS + 2
+# A budget still undecided after the rounds above (its value within two standard errors of its line: budget.py
+# ``undecided``) gets more rounds, every size of the case one more at a time, until every size has run this many.
+MAX_RUNS = 3 * RUNS
 STARTUP_RUNS = 3
 QUOTA_SEARCH_MAX = 100
 
@@ -143,29 +147,36 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
     The first round's plans record what they register (after the timed run): each size's floor registers that,
     the economy and verify read it. ``preimport``: the provider SDK modules the smaller stacks registered with; a
     size that needs others is a bench error (its timed runs would import them). Both sides also import both sides'
-    program modules before their runs (``program_modules``)."""
+    program modules before their runs (``program_modules``).
+
+    After the rounds ``runs_for`` asks for, a case with a plan budget still undecided (``budget.undecided``: its value
+    within two standard errors of its line) is timed in more rounds, every size, until every size has run ``MAX_RUNS``."""
     sizes = [str(n) for n in case.timed]
     own = own_modules(case)
     before_run = [*preimport, *program_modules(case)]
     setup: dict[str, dict[str, Any]] = {
         label: {"base": _base(case, label, configs[label]), "runs": 1, "ours": [], "floor": []} for label in sizes
     }
-    rounds = 1
-    i = 0
-    while i < rounds:
+
+    def more_to_run() -> bool:
+        return any(len(s["ours"]) < s["runs"] for s in setup.values())
+
+    i = 0  # the round: every size that has runs left runs once, both sides
+    while more_to_run():
         for label in sizes:
             s = setup[label]
-            if i >= s["runs"]:
+            k = len(s["ours"])  # this size's own round: its runs' phases, and so the pairs of sizes, follow it
+            if k >= s["runs"]:
                 continue
             dump = WORK / f"{case.name}-{label}.jsonl"
             floor_dump = WORK / f"{case.name}-{label}-floor.jsonl"
-            phase = round_phase(i)
+            phase = round_phase(k)
             ours = {
                 **s["base"],
                 "mode": "plan",
                 "preimport": before_run,
                 "gc_phase": phase,
-                "dump": str(dump) if i == 0 else None,
+                "dump": str(dump) if k == 0 else None,
             }
             floor = {
                 "project": PROJECT,
@@ -174,11 +185,11 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
                 "mode": "floor",
                 "preimport": before_run,
                 "registrations": str(dump),
-                "dump": str(floor_dump) if i == 0 else None,
+                "dump": str(floor_dump) if k == 0 else None,
             }
             for kind, request in (("ours", ours), ("floor", floor)) if i % 2 == 0 else (("floor", floor), ("ours", ours)):
                 s[kind].append(_child(request))
-            if i == 0:
+            if k == 0:
                 s["registrations"] = read_dump(dump)
                 needed = set(sdk_modules({r["type"] for r in s["registrations"]}, case.sdk))
                 if not needed <= set(preimport):
@@ -187,16 +198,21 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
                         "the example and 1-cluster stacks do not: they would be imported inside the timed run"
                     )
                 s["runs"] = runs_for(s["ours"][0]["cpu_seconds"])
-                rounds = max(rounds, s["runs"])
         print(f"  {case.name} round {i + 1}: " + ", ".join(f"{k}: {_progress(v)}" for k, v in setup.items()), flush=True)
         i += 1
+        if not more_to_run() and any(s["runs"] < MAX_RUNS for s in setup.values()):
+            open_budgets = undecided(case.name, [_rounds_of(label, setup[label], own) for label in sizes])
+            if open_budgets:
+                print(f"  {case.name}: undecided after round {i}, every size once more: {'; '.join(open_budgets)}", flush=True)
+                for s in setup.values():
+                    s["runs"] = min(s["runs"] + 1, MAX_RUNS)
     out = []
     for label in sizes:
         s = setup[label]
         ours, floor = s["ours"], s["floor"]
         same = _same_registrations(s["registrations"], read_dump(WORK / f"{case.name}-{label}-floor.jsonl"))
         result: dict[str, Any] = {
-            "size": label,
+            **_rounds_of(label, s, own),
             "resources": ours[0]["resources"],
             "runs": len(ours),
             "ours_cpu_seconds": _median(ours, "cpu_seconds"),
@@ -205,14 +221,10 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
             "floor_wall_seconds": _median(floor, "seconds"),
             "ours_gc_seconds": _median(ours, "gc_seconds"),
             "floor_gc_seconds": _median(floor, "gc_seconds"),
-            "ours_cpu_all": [round(r["cpu_seconds"], 4) for r in ours],
-            # Budget (c): the whole plan, our program's imports included (the floor's program is the bench's own).
-            "ours_whole_cpu_all": [round(r["cpu_seconds"] + _import_cpu(r, own), 4) for r in ours],
             "ours_import_cpu_seconds": statistics.median(_import_cpu(r, own) for r in ours),
-            "floor_cpu_all": [round(r["cpu_seconds"], 4) for r in floor],
             "ours_wall_all": [round(r["seconds"], 4) for r in ours],
             "floor_wall_all": [round(r["seconds"], 4) for r in floor],
-            "gc_phases": [round(round_phase(i), 3) for i in range(len(ours))],
+            "gc_phases": [round(round_phase(k), 3) for k in range(len(ours))],
             "ours_gc_collections_all": [r["gc_collections"] for r in ours],
             "floor_gc_collections_all": [r["gc_collections"] for r in floor],
             "gc_untouched": all(r["gc_untouched"] for r in ours),
@@ -224,6 +236,17 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
         result["wall_ratio"] = result["ours_wall_seconds"] / result["floor_wall_seconds"]
         out.append(result)
     return out
+
+
+def _rounds_of(label: str, timed: Mapping[str, Any], own: Sequence[str]) -> dict[str, Any]:
+    """One size's CPU seconds per round, both sides: what the plan budgets read (budget.py ``plan_budgets``)."""
+    return {
+        "size": label,
+        "ours_cpu_all": [round(r["cpu_seconds"], 4) for r in timed["ours"]],
+        # Budget (c): the whole plan, our program's imports included (the floor's program is the bench's own).
+        "ours_whole_cpu_all": [round(r["cpu_seconds"] + _import_cpu(r, own), 4) for r in timed["ours"]],
+        "floor_cpu_all": [round(r["cpu_seconds"], 4) for r in timed["floor"]],
+    }
 
 
 def _import_cpu(run: Mapping[str, Any], modules: Sequence[str]) -> float:
@@ -422,6 +445,7 @@ def main() -> int:
             "default": RUNS,
             "fast": FAST_RUNS,
             "fast_below_seconds": FAST_PLAN_SECONDS,
+            "most": MAX_RUNS,
             "startup": STARTUP_RUNS,
         },
         "budgets": checks,
@@ -432,12 +456,12 @@ def main() -> int:
         "seconds": round(time.perf_counter() - started, 1),
     }
     (REPORT_DIR / "report.json").write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
-    from tests.bench.report import markdown
+    from tests.bench.report import budget_value, markdown
 
     (REPORT_DIR / "report.md").write_text(markdown(document), encoding="utf-8")
     failed = [c for c in checks if not c["ok"]]
     for c in checks:
-        print(f"{'----' if c.get('not_timed') else 'PASS' if c['ok'] else 'FAIL'}  {c['budget']}: {c['value']}")
+        print(f"{'----' if c.get('not_timed') else 'PASS' if c['ok'] else 'FAIL'}  {c['budget']}: {budget_value(c)}")
     print(f"report: {REPORT_DIR / 'report.md'} ({document['seconds']} s)")
     return 1 if failed else 0
 
@@ -463,7 +487,11 @@ METHOD = (
     "all at the round's phase of the collector; "
     "seconds are medians of the runs. A budget's ratio is paired: the trimmed mean over rounds (the lowest and the "
     "highest fifth left out) of that round's ratio, ours / floor, or for a marginal ratio (ours at n2 - ours at n1) / "
-    "(floor at n2 - floor at n1) within the round; the ratios of the medians are reported next to them. Each run also reports whether the garbage "
+    "(floor at n2 - floor at n1) within the round; the ratios of the medians are reported next to them. A growth "
+    "budget's line is 1.15, or 1.5 ms of CPU a cluster added over the floor's growth where that is more (tests/bench/budget.py). "
+    "Each budget's standard error is the standard deviation of its rounds' ratios over the square root of their number; "
+    "a case with a plan budget within two standard errors of its line after its rounds is timed in more rounds, every "
+    "size once more at a time, until none is or every size has run 3 times the default. Each run also reports whether the garbage "
     "collector's settings (enabled, thresholds, frozen objects) are the same after it as before, and the bench checks "
     "that no module of the program imports gc. Start-up: a cold interpreter plans the example stack; time since the "
     "interpreter started, ru_maxrss of that process, and the provider SDK modules in its sys.modules. Economy: counts "

@@ -16,11 +16,11 @@ import pytest
 from components.platform import get_platform
 from components.verify import verify
 from tests.bench import child, run
-from tests.bench.budget import budgets, gc_importers, marginal, plan_budgets, program_files, trimmed_mean
+from tests.bench.budget import GROWTH_BUDGET, budgets, gc_importers, marginal, plan_budgets, program_files, trimmed_mean, undecided
 from tests.bench.economy import economy
 from tests.bench.floor import _camel, _snake, read_registrations, sdk_class
 from tests.bench.generate import CASES, MAX_CLUSTERS, case, generated_config, grow_clusters, secrets_of
-from tests.bench.run import FAST_RUNS, RUNS, _engine_config, _same_registrations, round_phase, runs_for, sdk_modules
+from tests.bench.run import FAST_RUNS, MAX_RUNS, RUNS, _engine_config, _same_registrations, round_phase, runs_for, sdk_modules
 from tests.helpers import PROJECT, PROJECT_DIR, example_args, plan_config, plan_stack
 
 
@@ -70,6 +70,39 @@ def test_the_whole_plan_budget_counts_the_import_of_our_program_and_the_growth_b
     assert [b["value"] for b in after[:2]] == [b["value"] for b in before[:2]]
     assert (before[2]["value"], after[2]["value"]) == (1.422, 1.6)
     assert not after[2]["ok"]
+
+
+def test_a_growth_budget_allows_1_5_ms_a_cluster_where_15_percent_of_the_floor_is_less() -> None:
+    # Bare metal's floor grows by about 5 ms a cluster: 15% of it is 0.75 ms, the line is 1.5 ms a cluster, 1.3.
+    light = (0.1, 0.1 + 40 * 0.005, 0.3 + 150 * 0.005)
+    heavy = (0.5, 0.5 + 40 * 0.025, 1.5 + 150 * 0.025)  # 25 ms a cluster: 15% is 3.75 ms, the line stays 1.15
+
+    def growth(floor: tuple[float, float, float], ratio: float) -> list[tuple[float, float, bool]]:
+        ours = (floor[0], floor[0] + (floor[1] - floor[0]) * ratio, floor[0] + (floor[2] - floor[0]) * ratio)
+        return [(b["value"], b["line"], b["ok"]) for b in plan_budgets("x", _plans(ours, floor))[:2]]
+
+    assert growth(light, 1.28) == [(1.28, 1.3, True), (1.28, 1.3, True)]
+    assert growth(light, 1.32) == [(1.32, 1.3, False), (1.32, 1.3, False)]
+    assert growth(heavy, 1.18) == [(1.18, GROWTH_BUDGET, False), (1.18, GROWTH_BUDGET, False)]
+    # The budget says which line it is judged against, and why.
+    assert "<= 1.300 (1.5 ms a cluster over the floor's 5.0 ms" in plan_budgets("x", _plans(light, light))[1]["budget"]
+    assert plan_budgets("x", _plans(heavy, heavy))[1]["budget"].endswith(f"(floor(200) - floor(50)) <= {GROWTH_BUDGET}")
+
+
+def test_a_budget_within_two_standard_errors_of_its_line_is_undecided() -> None:
+    floor = [(0.5, 1.5, 5.25)] * 7  # grows by 1 s and 3.75 s: the line is 1.15
+
+    def rounds(ratios: list[float]) -> list[dict[str, Any]]:
+        return _rounds([(0.5, 0.5 + r, 0.5 + 4.75 * r) for r in ratios], floor)
+
+    near = [1.05, 1.25, 1.1, 1.2, 1.0, 1.3, 1.15]  # mean 1.15, standard error 0.041
+    assert len(undecided("x", rounds(near))) == 2  # (a) and (b); (c), at 1.15 against 1.5, is decided
+    far = [r - 0.2 for r in near]  # as noisy, 0.2 under the line: passes, decided
+    assert undecided("x", rounds(far)) == []
+    assert undecided("x", rounds([1.16] * 7)) == []  # over the line with no noise: fails, decided
+    b = plan_budgets("x", rounds(near))[1]
+    assert (b["standard_error"], b["rounds"]) == (0.041, 7)
+    assert undecided("x", rounds([1.1])) != []  # one round says nothing of its noise
 
 
 def test_the_trimmed_mean_leaves_out_a_fifth_of_the_rounds_at_each_end() -> None:
@@ -183,16 +216,31 @@ def test_rounds_start_at_phases_spread_over_the_cycle_and_both_sides_of_a_round_
     for n in (3, 5, 9):  # the runs per size: every n rounds leave no gap wider than 0.4 of the cycle
         points = [*sorted(phases[:n]), 1.0]
         assert max(b - a for a, b in itertools.pairwise(points)) < 0.4
-    requests: list[dict[str, Any]] = []
     one = case("baremetal")
+    requests, plans = _measured(one, tmp_path, lambda request: 0.1)
+    by_phase: dict[float, set[tuple[str, str]]] = {}
+    for r in requests:
+        by_phase.setdefault(r["gc_phase"], set()).add((r["mode"], r["stack"]))
+    sizes = {f"bench-{n}" for n in one.timed}
+    assert by_phase[0.0] == {(mode, s) for mode in ("plan", "floor") for s in sizes}  # round 0: every size, both sides
+    assert plans[0]["gc_phases"] == [round(p, 3) for p in phases[: plans[0]["runs"]]]
+    # Every run, of either side, imports the SDK and both sides' program code before it is timed.
+    assert all(r["preimport"] == [one.sdk, *run.program_modules(one)] for r in requests)
+
+
+def _measured(c: Any, tmp_path: Path, cpu: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``run.measure_plans`` of case ``c`` with a fake child whose runs take ``cpu(request)`` CPU seconds: the requests
+    it was given, and the plans."""
+    requests: list[dict[str, Any]] = []
 
     def fake_child(request: dict[str, Any]) -> dict[str, Any]:
+        seconds = cpu(request)
         requests.append(request)
         if request.get("dump"):
             Path(request["dump"]).write_text("", encoding="utf-8")
         return {
-            "cpu_seconds": 0.1,
-            "seconds": 0.1,
+            "cpu_seconds": seconds,
+            "seconds": seconds,
             "gc_seconds": 0.0,
             "gc_collections": 1,
             "gc_untouched": True,
@@ -203,15 +251,40 @@ def test_rounds_start_at_phases_spread_over_the_cycle_and_both_sides_of_a_round_
     with pytest.MonkeyPatch.context() as m:
         m.setattr(run, "_child", fake_child)
         m.setattr(run, "WORK", tmp_path)
-        plans = run.measure_plans(one, {str(n): {} for n in one.timed}, [one.sdk])
-    by_phase: dict[float, set[tuple[str, str]]] = {}
-    for r in requests:
-        by_phase.setdefault(r["gc_phase"], set()).add((r["mode"], r["stack"]))
-    sizes = {f"bench-{n}" for n in one.timed}
-    assert by_phase[0.0] == {(mode, s) for mode in ("plan", "floor") for s in sizes}  # round 0: every size, both sides
-    assert plans[0]["gc_phases"] == [round(p, 3) for p in phases[: plans[0]["runs"]]]
-    # Every run, of either side, imports the SDK and both sides' program code before it is timed.
-    assert all(r["preimport"] == [one.sdk, *run.program_modules(one)] for r in requests)
+        plans = run.measure_plans(c, {str(n): {} for n in c.timed}, [c.sdk])
+    return requests, plans
+
+
+def test_an_undecided_budget_gets_more_rounds_and_a_decided_one_does_not(tmp_path: Path) -> None:
+    one = case("baremetal")
+    floor_per_cluster = 0.005  # the line of (a) and (b): 1.3 (1.5 ms a cluster)
+
+    def cpu(excess: Any) -> Any:
+        """The floor grows by 5 ms a cluster; ours by that and ``excess(k)`` more in its size's k-th run."""
+        count: dict[tuple[str, str], int] = {}
+
+        def seconds(request: dict[str, Any]) -> float:
+            n = int(request["stack"].removeprefix("bench-"))
+            k = count[request["mode"], request["stack"]] = count.get((request["mode"], request["stack"]), -1) + 1
+            floor = 0.05 + floor_per_cluster * n
+            return floor if request["mode"] == "floor" else floor + excess(k) * floor_per_cluster * n
+
+        return seconds
+
+    # Rounds at 1.18 and 1.42 by turns: the mean, 1.3, stays within two standard errors of the line: rounds up to MAX_RUNS.
+    _, plans = _measured(one, tmp_path, cpu(lambda k: 0.18 if k % 2 == 0 else 0.42))
+    assert [p["runs"] for p in plans] == [MAX_RUNS] * 3
+    for p in plans:  # every size's runs at the phases of its own rounds: sizes pair phase with phase
+        assert p["gc_phases"] == [round(round_phase(k), 3) for k in range(MAX_RUNS)]
+    assert plan_budgets(one.name, plans)[1]["rounds"] == MAX_RUNS
+    # As noisy but far under the line (1.0 and 1.06 by turns), or steady near it: decided after the usual rounds (more for the
+    # sizes whose first plan took less than half a second).
+    usual = [FAST_RUNS, FAST_RUNS, RUNS]
+    _, plans = _measured(one, tmp_path, cpu(lambda k: 0.0 if k % 2 == 0 else 0.06))
+    assert [p["runs"] for p in plans] == usual
+    _, plans = _measured(one, tmp_path, cpu(lambda k: 0.28))
+    assert [p["runs"] for p in plans] == usual
+    assert MAX_RUNS > FAST_RUNS > RUNS
 
 
 def _recorded(program: Path, config: dict[str, str], secret_keys: list[str], monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
