@@ -30,11 +30,11 @@ rounds left out, the rest averaged):
 The ratio of medians is reported next to it.
 
 Why 1.5 ms a cluster beside 15%: a relative line is as strict as the floor is light. Bare metal registers 4 resources
-a cluster (two host roles, each a ruleset and the command writing its file): its floor grows by 4.5 to 6 ms a cluster,
-so 15% leaves 0.7 to 0.9 ms a cluster for everything of ours (reading the config, flows, rules, nftables text, and
+a cluster (two host roles, each a ruleset and the command writing its file): its floor grows by 4 to 7 ms a cluster,
+so 15% leaves 0.6 to 1 ms a cluster for everything of ours (reading the config, flows, rules, nftables text, and
 the collector's share of keeping them), which is what plain code measures (docs/benchmark.md): the verdict on 1.15 was
 a coin toss however many rounds were timed. 1.5 ms a cluster is 0.3 s over a stack of 200 clusters; it binds only
-where the floor grows by less than 10 ms a cluster (bare metal: a line of about 1.25 to 1.33); every other
+where the floor grows by less than 10 ms a cluster (bare metal: lines of 1.2 to 1.4 measured); every other
 platform's floor grows by 19 ms a cluster or more, and its line is 1.15.
 
 A budget whose value is within two standard errors of its line is undecided: run.py times more rounds, up to
