@@ -37,8 +37,9 @@ a coin toss however many rounds were timed. 1.5 ms a cluster is 0.3 s over a sta
 where the floor grows by less than 10 ms a cluster (bare metal: lines of 1.2 to 1.4 measured); every other
 platform's floor grows by 19 ms a cluster or more, and its line is 1.15.
 
-A budget whose value is within two standard errors of its line is undecided: run.py times more rounds, up to
-``MAX_RUNS``, until it is decided either way (``undecided``). The report gives each value with its standard error.
+A budget whose value is within two standard errors of its line is undecided: run.py times the sizes it compares in
+more rounds, up to ``MAX_RUNS``, until it is decided either way (``undecided``). The report gives each value with its
+standard error.
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ def growth_line(small: Rounds, large: Rounds, clusters_added: int) -> float:
     return max(GROWTH_BUDGET, 1 + GROWTH_ALLOWANCE_SECONDS * clusters_added / floor_growth)
 
 
-def _judged(budget: str, rounds: list[float], line: float) -> dict[str, Any]:
+def _judged(budget: str, rounds: list[float], line: float, sizes: tuple[int, ...]) -> dict[str, Any]:
+    """A budget judged from its rounds' ratios; ``sizes``: the stack sizes it compares (what more rounds would time)."""
     value = trimmed_mean(rounds)
     return {
         "budget": budget,
@@ -135,6 +137,7 @@ def _judged(budget: str, rounds: list[float], line: float) -> dict[str, Any]:
         "line": round(line, 3),
         "standard_error": round(standard_error(rounds), 3),
         "rounds": len(rounds),
+        "sizes": [str(n) for n in sizes],
     }
 
 
@@ -163,22 +166,25 @@ def plan_budgets(case: str, plans: Sequence[Mapping[str, Any]], key: str = "cpu"
             continue
         line = growth_line(at(small), at(large), large - small)
         text = _growth_text(line, large - small, at(small), at(large))
-        out.append(_judged(f"{formula} {text}", round_marginals(at(small), at(large)), line))
+        out.append(_judged(f"{formula} {text}", round_marginals(at(small), at(large)), line, (small, large)))
     whole = _plan_at(plans, BUDGET_SIZE)
     ratios = round_ratios((whole[f"ours_whole_{key}_all"], whole[f"floor_{key}_all"]))
     out.append(
-        _judged(f"{case}: whole plan / SDK floor at {BUDGET_SIZE} clusters, fresh interpreter, <= {WHOLE_BUDGET}", ratios, WHOLE_BUDGET)
+        _judged(
+            f"{case}: whole plan / SDK floor at {BUDGET_SIZE} clusters, fresh interpreter, <= {WHOLE_BUDGET}",
+            ratios,
+            WHOLE_BUDGET,
+            (BUDGET_SIZE,),
+        )
     )
     return out
 
 
-def undecided(case: str, plans: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The plan budgets whose value is within ``DECIDED_AT`` standard errors of their line: more rounds would decide
-    them (run.py adds rounds until none is, up to ``MAX_RUNS``)."""
+def undecided(case: str, plans: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The plan budgets whose value is within ``DECIDED_AT`` standard errors of their line: more rounds of their
+    ``sizes`` would decide them (run.py adds rounds until none is, up to ``MAX_RUNS``)."""
     return [
-        b["budget"]
-        for b in plan_budgets(case, plans)
-        if not b.get("not_timed") and abs(b["value"] - b["line"]) < DECIDED_AT * b["standard_error"]
+        b for b in plan_budgets(case, plans) if not b.get("not_timed") and abs(b["value"] - b["line"]) < DECIDED_AT * b["standard_error"]
     ]
 
 

@@ -47,7 +47,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 FAST_PLAN_SECONDS = 0.5
 FAST_RUNS = RUNS + 2
 # A budget still undecided after the rounds above (its value within two standard errors of its line: budget.py
-# ``undecided``) gets more rounds, every size of the case one more at a time, until every size has run this many.
+# ``undecided``) has the sizes it compares timed in more rounds, one at a time, each size up to this many.
 MAX_RUNS = 3 * RUNS
 STARTUP_RUNS = 3
 QUOTA_SEARCH_MAX = 100
@@ -149,8 +149,10 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
     size that needs others is a bench error (its timed runs would import them). Both sides also import both sides'
     program modules before their runs (``program_modules``).
 
-    After the rounds ``runs_for`` asks for, a case with a plan budget still undecided (``budget.undecided``: its value
-    within two standard errors of its line) is timed in more rounds, every size, until every size has run ``MAX_RUNS``."""
+    After the rounds ``runs_for`` asks for, a plan budget still undecided (``budget.undecided``: its value within two
+    standard errors of its line) has the sizes it compares timed in more rounds, one at a time, each size up to
+    ``MAX_RUNS``. A size's k-th run of either side starts at phase ``round_phase(k)``, so the budgets, which pair
+    the sizes' runs by position, pair them phase with phase."""
     sizes = [str(n) for n in case.timed]
     own = own_modules(case)
     before_run = [*preimport, *program_modules(case)]
@@ -200,12 +202,14 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
                 s["runs"] = runs_for(s["ours"][0]["cpu_seconds"])
         print(f"  {case.name} round {i + 1}: " + ", ".join(f"{k}: {_progress(v)}" for k, v in setup.items()), flush=True)
         i += 1
-        if not more_to_run() and any(s["runs"] < MAX_RUNS for s in setup.values()):
+        if not more_to_run():
             open_budgets = undecided(case.name, [_rounds_of(label, setup[label], own) for label in sizes])
-            if open_budgets:
-                print(f"  {case.name}: undecided after round {i}, every size once more: {'; '.join(open_budgets)}", flush=True)
-                for s in setup.values():
-                    s["runs"] = min(s["runs"] + 1, MAX_RUNS)
+            more = _one_more_round(open_budgets, {label: s["runs"] for label, s in setup.items()})
+            if more:
+                said = "; ".join(f"{b['budget']}: {b['value']} ± {b['standard_error']}" for b in open_budgets)
+                print(f"  {case.name}: undecided after round {i}, more at {', '.join(sorted(more, key=int))}: {said}", flush=True)
+                for label, runs in more.items():
+                    setup[label]["runs"] = runs
     out = []
     for label in sizes:
         s = setup[label]
@@ -236,6 +240,20 @@ def measure_plans(case: Case, configs: Mapping[str, Mapping[str, Any]], preimpor
         result["wall_ratio"] = result["ours_wall_seconds"] / result["floor_wall_seconds"]
         out.append(result)
     return out
+
+
+def _one_more_round(open_budgets: Sequence[Mapping[str, Any]], runs: Mapping[str, int]) -> dict[str, int]:
+    """The runs each size needs for every undecided budget to have one more round (a budget pairs the rounds all of its
+    sizes ran: as many as its size with the fewest), none beyond ``MAX_RUNS``; empty when no budget can have more."""
+    more: dict[str, int] = {}
+    for b in open_budgets:
+        target = min(runs[label] for label in b["sizes"]) + 1
+        if target > MAX_RUNS:
+            continue
+        for label in b["sizes"]:
+            if runs[label] < target:
+                more[label] = max(more.get(label, 0), target)
+    return more
 
 
 def _rounds_of(label: str, timed: Mapping[str, Any], own: Sequence[str]) -> dict[str, Any]:
@@ -490,8 +508,8 @@ METHOD = (
     "(floor at n2 - floor at n1) within the round; the ratios of the medians are reported next to them. A growth "
     "budget's line is 1.15, or 1.5 ms of CPU a cluster added over the floor's growth where that is more (tests/bench/budget.py). "
     "Each budget's standard error is the standard deviation of its rounds' ratios over the square root of their number; "
-    "a case with a plan budget within two standard errors of its line after its rounds is timed in more rounds, every "
-    "size once more at a time, until none is or every size has run 3 times the default. Each run also reports whether the garbage "
+    "a plan budget within two standard errors of its line after its rounds has the sizes it compares timed in more rounds, "
+    "one at a time, until none is or they have run 3 times the default. Each run also reports whether the garbage "
     "collector's settings (enabled, thresholds, frozen objects) are the same after it as before, and the bench checks "
     "that no module of the program imports gc. Start-up: a cold interpreter plans the example stack; time since the "
     "interpreter started, ru_maxrss of that process, and the provider SDK modules in its sys.modules. Economy: counts "

@@ -255,34 +255,44 @@ def _measured(c: Any, tmp_path: Path, cpu: Any) -> tuple[list[dict[str, Any]], l
     return requests, plans
 
 
-def test_an_undecided_budget_gets_more_rounds_and_a_decided_one_does_not(tmp_path: Path) -> None:
+def test_an_undecided_budget_gets_more_rounds_of_its_sizes_and_a_decided_one_does_not(tmp_path: Path) -> None:
     one = case("baremetal")
     floor_per_cluster = 0.005  # the line of (a) and (b): 1.3 (1.5 ms a cluster)
 
-    def cpu(excess: Any) -> Any:
-        """The floor grows by 5 ms a cluster; ours by that and ``excess(k)`` more in its size's k-th run."""
+    def cpu(extra: Any) -> Any:
+        """The floor grows by 5 ms a cluster; ours takes ``extra(n, k)`` seconds more in the k-th run at n clusters."""
         count: dict[tuple[str, str], int] = {}
 
         def seconds(request: dict[str, Any]) -> float:
             n = int(request["stack"].removeprefix("bench-"))
             k = count[request["mode"], request["stack"]] = count.get((request["mode"], request["stack"]), -1) + 1
             floor = 0.05 + floor_per_cluster * n
-            return floor if request["mode"] == "floor" else floor + excess(k) * floor_per_cluster * n
+            return floor if request["mode"] == "floor" else floor + extra(n, k)
 
         return seconds
 
+    def by_turns(low: float, high: float) -> Any:
+        """(a) and (b) at 1 + low and 1 + high by turns."""
+        return lambda n, k: (low if k % 2 == 0 else high) * floor_per_cluster * (n - 10)
+
     # Rounds at 1.18 and 1.42 by turns: the mean, 1.3, stays within two standard errors of the line: rounds up to MAX_RUNS.
-    _, plans = _measured(one, tmp_path, cpu(lambda k: 0.18 if k % 2 == 0 else 0.42))
+    _, plans = _measured(one, tmp_path, cpu(by_turns(0.18, 0.42)))
     assert [p["runs"] for p in plans] == [MAX_RUNS] * 3
     for p in plans:  # every size's runs at the phases of its own rounds: sizes pair phase with phase
         assert p["gc_phases"] == [round(round_phase(k), 3) for k in range(MAX_RUNS)]
-    assert plan_budgets(one.name, plans)[1]["rounds"] == MAX_RUNS
-    # As noisy but far under the line (1.0 and 1.06 by turns), or steady near it: decided after the usual rounds (more for the
-    # sizes whose first plan took less than half a second).
+    assert [b["rounds"] for b in plan_budgets(one.name, plans)] == [MAX_RUNS] * 3
+    # Only (a) at the line: more rounds at 10 and 50 clusters; 200 keeps its rounds, and (b) reads as many as 200 ran.
+    # (ours grows as much as the floor from 50 to 200: (b) is 1.0 in every round.)
+    only_a = cpu(lambda n, k: 0.0 if n == 10 else (0.18 if k % 2 == 0 else 0.42) * floor_per_cluster * 40)
+    _, plans = _measured(one, tmp_path, only_a)
+    assert [p["runs"] for p in plans] == [MAX_RUNS, MAX_RUNS, RUNS]
+    assert [b["rounds"] for b in plan_budgets(one.name, plans)] == [MAX_RUNS, RUNS, MAX_RUNS]
+    # As noisy but far under the line (1.0 and 1.06 by turns), or steady near it: decided after the usual rounds (more for
+    # the sizes whose first plan took less than half a second).
     usual = [FAST_RUNS, FAST_RUNS, RUNS]
-    _, plans = _measured(one, tmp_path, cpu(lambda k: 0.0 if k % 2 == 0 else 0.06))
+    _, plans = _measured(one, tmp_path, cpu(by_turns(0.0, 0.06)))
     assert [p["runs"] for p in plans] == usual
-    _, plans = _measured(one, tmp_path, cpu(lambda k: 0.28))
+    _, plans = _measured(one, tmp_path, cpu(by_turns(0.28, 0.28)))
     assert [p["runs"] for p in plans] == usual
     assert MAX_RUNS > FAST_RUNS > RUNS
 
