@@ -180,12 +180,16 @@ def plan_budgets(case: str, plans: Sequence[Mapping[str, Any]], key: str = "cpu"
     return out
 
 
+def is_undecided(budget: Mapping[str, Any]) -> bool:
+    """Whether a judged budget's value is within ``DECIDED_AT`` standard errors of its line."""
+    return "line" in budget and abs(budget["value"] - budget["line"]) < DECIDED_AT * budget["standard_error"]
+
+
 def undecided(case: str, plans: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The plan budgets whose value is within ``DECIDED_AT`` standard errors of their line: more rounds of their
-    ``sizes`` would decide them (run.py adds rounds until none is, up to ``MAX_RUNS``)."""
-    return [
-        b for b in plan_budgets(case, plans) if not b.get("not_timed") and abs(b["value"] - b["line"]) < DECIDED_AT * b["standard_error"]
-    ]
+    """The plan budgets still undecided (``is_undecided``): more rounds of their ``sizes`` would decide them (run.py
+    adds rounds until none is, up to ``MAX_RUNS``; one still undecided then is judged by its value, and the report
+    says so)."""
+    return [b for b in plan_budgets(case, plans) if is_undecided(b)]
 
 
 def gc_importers(files: Iterable[Path]) -> list[str]:

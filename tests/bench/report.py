@@ -7,7 +7,7 @@ from itertools import pairwise
 from typing import Any
 
 from components.render import table
-from tests.bench.budget import marginal, paired_marginal, paired_ratio
+from tests.bench.budget import is_undecided, marginal, paired_marginal, paired_ratio
 
 
 def _s(x: float) -> str:
@@ -15,10 +15,12 @@ def _s(x: float) -> str:
 
 
 def budget_value(budget: Mapping[str, Any]) -> str:
-    """A budget's value, with its standard error and rounds where it is a mean over rounds."""
+    """A budget's value, with its standard error and rounds where it is a mean over rounds, and whether it was still
+    within two standard errors of its line after the last of them (judged by its value then)."""
     if "standard_error" not in budget:
         return str(budget["value"])
-    return f"{budget['value']} ± {budget['standard_error']} ({budget['rounds']} rounds)"
+    undecided = ", still within two standard errors of the line" if is_undecided(budget) else ""
+    return f"{budget['value']} ± {budget['standard_error']} ({budget['rounds']} rounds{undecided})"
 
 
 def markdown(doc: Mapping[str, Any]) -> str:

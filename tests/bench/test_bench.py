@@ -20,6 +20,7 @@ from tests.bench.budget import GROWTH_BUDGET, budgets, gc_importers, marginal, p
 from tests.bench.economy import economy
 from tests.bench.floor import _camel, _snake, read_registrations, sdk_class
 from tests.bench.generate import CASES, MAX_CLUSTERS, case, generated_config, grow_clusters, secrets_of
+from tests.bench.report import budget_value
 from tests.bench.run import FAST_RUNS, MAX_RUNS, RUNS, _engine_config, _same_registrations, round_phase, runs_for, sdk_modules
 from tests.helpers import PROJECT, PROJECT_DIR, example_args, plan_config, plan_stack
 
@@ -102,6 +103,9 @@ def test_a_budget_within_two_standard_errors_of_its_line_is_undecided() -> None:
     assert undecided("x", rounds([1.16] * 7)) == []  # over the line with no noise: fails, decided
     b = plan_budgets("x", rounds(near))[1]
     assert (b["standard_error"], b["rounds"]) == (0.041, 7)
+    # The report says so: a budget still undecided after its last round is judged by its value.
+    assert budget_value(b) == "1.15 ± 0.041 (7 rounds, still within two standard errors of the line)"
+    assert budget_value(plan_budgets("x", rounds(far))[1]) == "0.95 ± 0.041 (7 rounds)"
     assert undecided("x", rounds([1.1])) != []  # one round says nothing of its noise
 
 
