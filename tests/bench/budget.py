@@ -117,14 +117,18 @@ def standard_error(values: Sequence[float]) -> float:
     return statistics.stdev(values) / math.sqrt(len(values))
 
 
-def growth_line(small: Rounds, large: Rounds, clusters_added: int) -> float:
-    """The line of a growth budget between two sizes: 1.15, or what 1.5 ms of CPU a cluster added over the floor's
-    growth (the trimmed mean over rounds) comes to, where that is more (the module doc says why)."""
+def floor_growth(small: Rounds, large: Rounds) -> float:
+    """How much the floor grows between two sizes: the trimmed mean over rounds of each round's growth, seconds."""
     (_, f1), (_, f2) = small, large
-    floor_growth = trimmed_mean(b - a for a, b in zip(f1, f2, strict=False))
-    if floor_growth <= 0:
+    return trimmed_mean(b - a for a, b in zip(f1, f2, strict=False))
+
+
+def growth_line(floor_seconds: float, clusters_added: int) -> float:
+    """The line of a growth budget over a floor that grows by ``floor_seconds``: 1.15, or what 1.5 ms of CPU a cluster
+    added comes to, where that is more (the module doc says why)."""
+    if floor_seconds <= 0:
         return GROWTH_BUDGET
-    return max(GROWTH_BUDGET, 1 + GROWTH_ALLOWANCE_SECONDS * clusters_added / floor_growth)
+    return max(GROWTH_BUDGET, 1 + GROWTH_ALLOWANCE_SECONDS * clusters_added / floor_seconds)
 
 
 def _judged(budget: str, rounds: list[float], line: float, sizes: tuple[int, ...]) -> dict[str, Any]:
@@ -141,12 +145,11 @@ def _judged(budget: str, rounds: list[float], line: float, sizes: tuple[int, ...
     }
 
 
-def _growth_text(line: float, clusters_added: int, small: Rounds, large: Rounds) -> str:
+def _growth_text(line: float, floor_ms_a_cluster: float) -> str:
     if line <= GROWTH_BUDGET:
         return f"<= {GROWTH_BUDGET}"
-    (_, f1), (_, f2) = small, large
-    per_cluster = trimmed_mean(b - a for a, b in zip(f1, f2, strict=False)) / clusters_added
-    return f"<= {line:.3f} (1.5 ms a cluster over the floor's {per_cluster * 1000:.1f} ms; 15% would be {GROWTH_BUDGET})"
+    allowance = f"{GROWTH_ALLOWANCE_SECONDS * 1000:g} ms"
+    return f"<= {line:.3f} ({allowance} a cluster over the floor's {floor_ms_a_cluster:.1f} ms; 15% would be {GROWTH_BUDGET})"
 
 
 def plan_budgets(case: str, plans: Sequence[Mapping[str, Any]], key: str = "cpu") -> list[dict[str, Any]]:
@@ -164,8 +167,9 @@ def plan_budgets(case: str, plans: Sequence[Mapping[str, Any]], key: str = "cpu"
             value = f"not timed at {large} clusters (docs/benchmark.md)"
             out.append({"budget": f"{formula} <= {GROWTH_BUDGET}", "value": value, "ok": True, "not_timed": True})
             continue
-        line = growth_line(at(small), at(large), large - small)
-        text = _growth_text(line, large - small, at(small), at(large))
+        floor_seconds = floor_growth(at(small), at(large))
+        line = growth_line(floor_seconds, large - small)
+        text = _growth_text(line, floor_seconds / (large - small) * 1000)
         out.append(_judged(f"{formula} {text}", round_marginals(at(small), at(large)), line, (small, large)))
     whole = _plan_at(plans, BUDGET_SIZE)
     ratios = round_ratios((whole[f"ours_whole_{key}_all"], whole[f"floor_{key}_all"]))

@@ -51,8 +51,8 @@ def markdown(doc: Mapping[str, Any]) -> str:
         doc["method"],
         "",
         f"Runs per median: {doc['runs']['default']}; {doc['runs']['fast']} for a size whose first plan took less than "
-        f"{doc['runs']['fast_below_seconds']} s of CPU; more, up to {doc['runs']['most']}, for every size of a case with "
-        f"a plan budget within two standard errors of its line after those; {doc['runs']['startup']} for "
+        f"{doc['runs']['fast_below_seconds']} s of CPU; more, up to {doc['runs']['most']}, for the sizes a plan budget "
+        f"compares while it is within two standard errors of its line; {doc['runs']['startup']} for "
         "start-up. Timings vary with the machine and its load: compare ratios, not seconds. Load average at the end: "
         f"{doc.get('load_average_at_end')}.",
         "",

@@ -502,7 +502,7 @@ METHOD = (
     "just before it is registered; the floor exports nothing (what the program exports is its own cost). The figure is the process's CPU time over the run (time.process_time: every thread of "
     "the process, without the time other processes of a shared machine take); wall time is reported next to it. The "
     "sizes are timed in rounds, each round one run of ours and one of the floor at every size, in alternating order, "
-    "all at the round's phase of the collector; "
+    "a size's k-th runs at the k-th phase of the collector (so that two sizes' runs pair phase with phase); "
     "seconds are medians of the runs. A budget's ratio is paired: the trimmed mean over rounds (the lowest and the "
     "highest fifth left out) of that round's ratio, ours / floor, or for a marginal ratio (ours at n2 - ours at n1) / "
     "(floor at n2 - floor at n1) within the round; the ratios of the medians are reported next to them. A growth "
